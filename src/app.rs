@@ -1,0 +1,154 @@
+//! Application start: build the state, bind (port 0 in tests), and serve until stopped.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::{migrate, Datasources};
+use crate::web as routes;
+
+/// Facts about the build shown on the status page.
+#[derive(Debug, Clone)]
+pub struct BuildInfo {
+    /// Application title.
+    pub title: &'static str,
+    /// Crate version.
+    pub version: &'static str,
+    /// When the binary was built (UTC).
+    pub build_date: &'static str,
+    /// Who or what built it.
+    pub builder: &'static str,
+}
+
+impl BuildInfo {
+    /// The facts stamped into this binary by `build.rs`.
+    pub fn current() -> BuildInfo {
+        BuildInfo {
+            title: "odr-operations",
+            version: env!("CARGO_PKG_VERSION"),
+            build_date: env!("ODR_BUILD_DATE"),
+            builder: env!("ODR_BUILDER"),
+        }
+    }
+}
+
+/// Everything a request handler needs, shared by all workers.
+pub struct AppState {
+    /// Settings, parsed once.
+    pub settings: Arc<Settings>,
+    /// Datasources.
+    pub db: Datasources,
+    /// Application clock.
+    pub clock: Clock,
+    /// This node's id (host name and process id).
+    pub node: String,
+    /// When this process started serving.
+    pub deployed: DateTime<Utc>,
+    /// Build facts.
+    pub build: BuildInfo,
+}
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A datasource URL is unusable.
+    #[error(transparent)]
+    Url(#[from] crate::db::BadDbUrl),
+    /// Migrating failed.
+    #[error(transparent)]
+    Migrate(#[from] migrate::MigrateError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A node id that tells operators which process holds a lease.
+pub fn node_id() -> String {
+    let host = hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown-host".to_string());
+    format!("{host}:{}", std::process::id())
+}
+
+/// A built, bound application.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Builds the app from settings with the system clock; applies migrations unless disabled.
+    pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        let clock = Clock::new(settings.timezone);
+        Application::build_with(settings, clock, node_id()).await
+    }
+
+    /// Builds the app with a given clock and node id (tests run several "nodes" in one process).
+    pub async fn build_with(settings: Settings, clock: Clock, node: String) -> Result<Application, StartError> {
+        if settings.database.migrate {
+            let url = settings.database.url.clone();
+            let applied = tokio::task::spawn_blocking(move || migrate::run(&url))
+                .await
+                .map_err(|e| migrate::MigrateError::Migration(e.to_string()))??;
+            if !applied.is_empty() {
+                log::info!("applied migrations: {}", applied.join(", "));
+            }
+        }
+        let db = Datasources::new(&settings.database)?;
+        let addr = settings.server_bind.clone();
+        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
+        let state = web::Data::new(AppState {
+            settings: Arc::new(settings),
+            db,
+            clock,
+            node,
+            deployed: Utc::now(),
+            build: BuildInfo::current(),
+        });
+        let data = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(from_fn(routes::request_id::middleware))
+                .configure(routes::routes)
+                .default_service(web::to(routes::not_found))
+        })
+        .workers(2)
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|source| StartError::Bind { addr: "listener".to_string(), source })?
+        .run();
+        Ok(Application { port, server, state })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Shared state (tests reach the clock and pools through it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (signal or handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,251 @@
+//! Database access: one connection type over SQLite and MariaDB, r2d2 pools, and blocking calls
+//! moved off the async runtime.
+
+pub mod dialect;
+pub mod migrate;
+pub mod models;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::mysql::MysqlConnection;
+use diesel::r2d2::{self, ManageConnection, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+
+use crate::web::request_id;
+
+/// A connection to either backend; queries written once run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// MariaDB / MySQL (production, shared by all nodes).
+    Mysql(MysqlConnection),
+    /// SQLite (embedded default, one node).
+    Sqlite(SqliteConnection),
+}
+
+/// Which database engine a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file.
+    Sqlite,
+    /// MariaDB / MySQL server.
+    Mysql,
+}
+
+impl Backend {
+    /// Lower-case name used in logs and benchmark lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Mysql => "mysql",
+        }
+    }
+}
+
+/// A parsed datasource URL: the scheme picks the backend, so a MySQL URL never becomes a SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbUrl {
+    /// The engine.
+    pub backend: Backend,
+    /// What the engine's `establish` takes: a file path for SQLite, the full URL for MySQL.
+    pub target: String,
+}
+
+/// A datasource URL that names no known backend.
+#[derive(Debug, thiserror::Error)]
+#[error("unsupported database URL (expected sqlite://<path> or mysql://user:pass@host:port/db)")]
+pub struct BadDbUrl;
+
+impl DbUrl {
+    /// Parses `sqlite://<path>` or `mysql://…` (also `mariadb://…`).
+    pub fn parse(url: &str) -> Result<DbUrl, BadDbUrl> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(BadDbUrl);
+            }
+            return Ok(DbUrl { backend: Backend::Sqlite, target: path.to_string() });
+        }
+        if let Some(rest) = url.strip_prefix("mariadb://") {
+            return Ok(DbUrl { backend: Backend::Mysql, target: format!("mysql://{rest}") });
+        }
+        if url.starts_with("mysql://") && url.len() > "mysql://".len() {
+            return Ok(DbUrl { backend: Backend::Mysql, target: url.to_string() });
+        }
+        Err(BadDbUrl)
+    }
+}
+
+/// Opens a connection and prepares the session (SQLite pragmas, MariaDB UTC session time zone).
+pub fn establish(url: &DbUrl) -> Result<DbConn, r2d2::Error> {
+    match url.backend {
+        Backend::Sqlite => {
+            let mut c = SqliteConnection::establish(&url.target).map_err(r2d2::Error::ConnectionError)?;
+            // busy_timeout first: switching to WAL itself needs the lock another node may hold.
+            c.batch_execute(
+                "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(r2d2::Error::QueryError)?;
+            Ok(DbConn::Sqlite(c))
+        }
+        Backend::Mysql => {
+            let mut c = MysqlConnection::establish(&url.target).map_err(r2d2::Error::ConnectionError)?;
+            // DATETIME carries no zone: every session reads and writes UTC so NOW(6) matches stored instants.
+            c.batch_execute("SET time_zone = '+00:00'").map_err(r2d2::Error::QueryError)?;
+            Ok(DbConn::Mysql(c))
+        }
+    }
+}
+
+/// r2d2 manager that picks the backend from the URL scheme.
+#[derive(Debug, Clone)]
+pub struct ConnManager {
+    url: DbUrl,
+}
+
+impl ManageConnection for ConnManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        establish(&self.url)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        diesel::sql_query("SELECT 1").execute(conn).map(|_| ()).map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// Why a database call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had (database down, pool exhausted).
+    #[error("databasen kunne ikke nås: {0}")]
+    Unavailable(String),
+    /// A query failed.
+    #[error("databasefejl: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// The blocking task was cancelled or panicked.
+    #[error("databasekaldet blev afbrudt: {0}")]
+    Aborted(String),
+}
+
+/// A connection pool over one datasource.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<ConnManager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Db({})", self.backend.name())
+    }
+}
+
+impl Db {
+    /// Builds a pool without connecting, so the service starts (and reports 500) while the database is down.
+    pub fn new(url: &str, size: u32) -> Result<Db, BadDbUrl> {
+        let url = DbUrl::parse(url)?;
+        let backend = url.backend;
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(5))
+            .test_on_check_out(false)
+            .error_handler(Box::new(PoolErrorLogger))
+            .build_unchecked(ConnManager { url });
+        Ok(Db { pool, backend })
+    }
+
+    /// The engine behind this pool.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A pooled connection, waiting at most `timeout`.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection<ConnManager>, DbError> {
+        self.pool.get_timeout(timeout).map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// A pooled connection (blocking).
+    pub fn get(&self) -> Result<PooledConnection<ConnManager>, DbError> {
+        self.pool.get().map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool, keeping the request id in its log lines.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let rid = request_id::current();
+        let task = tokio::task::spawn_blocking(move || {
+            let _scope = rid.map(request_id::MdcGuard::set);
+            let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
+            f(&mut conn)
+        });
+        task.await.map_err(|e| DbError::Aborted(e.to_string()))?
+    }
+
+    /// `SELECT 1` within two seconds: the status pages' database check.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        let pool = self.pool.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get_timeout(Duration::from_secs(2)).map_err(|e| DbError::Unavailable(e.to_string()))?;
+            diesel::sql_query("SELECT 1").execute(&mut *conn)?;
+            Ok(())
+        });
+        task.await.map_err(|e| DbError::Aborted(e.to_string()))?
+    }
+}
+
+#[derive(Debug)]
+struct PoolErrorLogger;
+
+impl r2d2::HandleError<r2d2::Error> for PoolErrorLogger {
+    fn handle_error(&self, error: r2d2::Error) {
+        log::warn!("database connection failed: {error}");
+    }
+}
+
+/// The datasources: ODR, and the stamdata database holding `v2_person_simplified` (often the same).
+#[derive(Clone, Debug)]
+pub struct Datasources {
+    /// The ODR database.
+    pub odr: Db,
+    /// Database of `v2_person_simplified`; `None` when it is the ODR database.
+    pub stamdata: Option<Db>,
+}
+
+impl Datasources {
+    /// Pools for the configured datasources.
+    pub fn new(settings: &crate::config::DatabaseSettings) -> Result<Datasources, BadDbUrl> {
+        let odr = Db::new(&settings.url, settings.pool_size)?;
+        let stamdata = match &settings.stamdata_url {
+            Some(url) if url != &settings.url => Some(Db::new(url, settings.pool_size)?),
+            _ => None,
+        };
+        Ok(Datasources { odr, stamdata })
+    }
+
+    /// The pool that holds `v2_person_simplified`.
+    pub fn stamdata(&self) -> &Db {
+        self.stamdata.as_ref().unwrap_or(&self.odr)
+    }
+
+    /// `SELECT 1` on every datasource; the first failure wins.
+    pub async fn ping_all(&self) -> Result<(), DbError> {
+        self.odr.ping().await?;
+        if let Some(s) = &self.stamdata {
+            s.ping().await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,2 @@
+//! Rows of this table and their queries.
+

@@ -1,0 +1,25 @@
+//! log4rs set-up: `log4rs.yaml` when present, else the console only.
+
+use std::path::Path;
+
+use log4rs::append::console::ConsoleAppender;
+use log4rs::config::{Appender, Config, Root};
+use log4rs::encode::pattern::PatternEncoder;
+
+/// Console pattern used when no log4rs file is found (the same fields as `log4rs.yaml`).
+pub const PATTERN: &str = "{d(%Y-%m-%dT%H:%M:%S%.3f%Z)(utc)} {l:5} [{X(request_id)(-)}] {t} - {m}{n}";
+
+/// Initialises logging from `path`; returns a warning to log when falling back to the console.
+pub fn init(path: &Path) -> Result<Option<String>, String> {
+    if path.is_file() {
+        log4rs::init_file(path, Default::default()).map_err(|e| format!("{}: invalid log4rs configuration: {e}", path.display()))?;
+        return Ok(None);
+    }
+    let console = ConsoleAppender::builder().encoder(Box::new(PatternEncoder::new(PATTERN))).build();
+    let config = Config::builder()
+        .appender(Appender::builder().build("console", Box::new(console)))
+        .build(Root::builder().appender("console").build(log::LevelFilter::Info))
+        .map_err(|e| e.to_string())?;
+    log4rs::init_config(config).map_err(|e| e.to_string())?;
+    Ok(Some(format!("{} not found: logging to the console only", path.display())))
+}

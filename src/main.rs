@@ -1,0 +1,75 @@
+//! The `odr-operations` command: serve (default) or migrate.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use odr_operations::app::Application;
+use odr_operations::config::{self, Settings};
+use odr_operations::{db, logging};
+
+#[derive(Parser)]
+#[command(name = "odr-operations", version, about = "Operations service of the Danish organ-donor register (ODR)")]
+struct Cli {
+    /// Properties file (default: $ODR_OPERATIONS_CONFIG, else ./operations.properties).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (path, required) = config::locate(cli.config.as_deref());
+    let settings = match Settings::load(&path, required) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match logging::init(&settings.logging_config) {
+        Ok(Some(warning)) => log::warn!("{warning}"),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    }
+    for w in &settings.warnings {
+        log::warn!("{w}");
+    }
+    log::info!("configuration: {}", settings.source);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => db::migrate::run(&settings.database.url).map(|applied| {
+            log::info!("migrations applied: {}", if applied.is_empty() { "none pending".to_string() } else { applied.join(", ") });
+        }).map_err(anyhow::Error::from),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e:#}");
+            eprintln!("odr-operations: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let bind = settings.server_bind.clone();
+        let app = Application::build(settings).await?;
+        log::info!("listening on {bind} (port {})", app.port());
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,4 @@
+//! Fakes of the external services (and synthetic data) for tests, the demo and benchmarks.
+
+pub mod digital_post;
+pub mod person_information;
