@@ -75,8 +75,33 @@ pub enum StartError {
 
 /// A node id that tells operators which process holds a lease.
 pub fn node_id() -> String {
-    let host = hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown-host".to_string());
+    let host = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown-host".to_string());
     format!("{host}:{}", std::process::id())
+}
+
+/// How to build the application besides its settings.
+#[derive(Clone)]
+pub struct AppOptions {
+    /// Application clock (tests shift it).
+    pub clock: Clock,
+    /// Node id written to `JobLock.Owner` and `JobRun.Node`.
+    pub node: String,
+    /// More routes (tests mount throwaway jobs on the engine).
+    pub extra_routes: Option<fn(&mut actix_web::web::ServiceConfig)>,
+}
+
+impl AppOptions {
+    /// System clock in the configured zone, this host's node id, no extra routes.
+    pub fn new(settings: &Settings) -> AppOptions {
+        AppOptions {
+            clock: Clock::new(settings.timezone),
+            node: node_id(),
+            extra_routes: None,
+        }
+    }
 }
 
 /// A built, bound application.
@@ -89,12 +114,17 @@ pub struct Application {
 impl Application {
     /// Builds the app from settings with the system clock; applies migrations unless disabled.
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
-        let clock = Clock::new(settings.timezone);
-        Application::build_with(settings, clock, node_id()).await
+        let options = AppOptions::new(&settings);
+        Application::build_with(settings, options).await
     }
 
-    /// Builds the app with a given clock and node id (tests run several "nodes" in one process).
-    pub async fn build_with(settings: Settings, clock: Clock, node: String) -> Result<Application, StartError> {
+    /// Builds the app with explicit options (tests run several "nodes" in one process).
+    pub async fn build_with(settings: Settings, options: AppOptions) -> Result<Application, StartError> {
+        let AppOptions {
+            clock,
+            node,
+            extra_routes,
+        } = options;
         if settings.database.migrate {
             let url = settings.database.url.clone();
             let applied = tokio::task::spawn_blocking(move || migrate::run(&url))
@@ -106,8 +136,14 @@ impl Application {
         }
         let db = Datasources::new(&settings.database)?;
         let addr = settings.server_bind.clone();
-        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
+        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?
+            .port();
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             db,
@@ -122,12 +158,20 @@ impl Application {
                 .app_data(data.clone())
                 .wrap(from_fn(routes::request_id::middleware))
                 .configure(routes::routes)
+                .configure(|cfg| {
+                    if let Some(extra) = extra_routes {
+                        extra(cfg);
+                    }
+                })
                 .default_service(web::to(routes::not_found))
         })
         .workers(2)
         .shutdown_timeout(30)
         .listen(listener)
-        .map_err(|source| StartError::Bind { addr: "listener".to_string(), source })?
+        .map_err(|source| StartError::Bind {
+            addr: "listener".to_string(),
+            source,
+        })?
         .run();
         Ok(Application { port, server, state })
     }

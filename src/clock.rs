@@ -18,7 +18,10 @@ pub struct Clock {
 impl Clock {
     /// The system clock in zone `tz`.
     pub fn new(tz: Tz) -> Clock {
-        Clock { tz, offset_ms: Arc::new(AtomicI64::new(0)) }
+        Clock {
+            tz,
+            offset_ms: Arc::new(AtomicI64::new(0)),
+        }
     }
 
     /// The current instant (UTC), offset applied.

@@ -27,44 +27,196 @@ const fn key(name: &'static str, default: Option<&'static str>, doc: &'static st
 
 /// Every key the service understands, in the operator guide's order, then ours.
 pub const KEYS: &[KeyDef] = &[
-    key("personinformation.url", Some("http://localhost:8081/stamdata-personinformation/2024/08/01"), "Base URL of the stamdata PersonInformation service."),
-    key("personinformation.maxTotalConnections", Some("200"), "Maximum number of connections to PersonInformation in total."),
-    key("personinformation.defaultMaxConnectionsPerRoute", Some("20"), "Maximum number of connections (and requests in flight) to PersonInformation per route."),
-    key("personinformation.defaultConnectionTimeoutMs", Some("20000"), "Connection timeout towards PersonInformation, in milliseconds."),
-    key("personinformation.error.tolerance", Some("0"), "PersonInformation errors tolerated within the window before the alarm page reports them."),
-    key("personinformation.errorcount.duration", Some("PT10M"), "Sliding window in which PersonInformation errors are counted (ISO-8601 duration)."),
-    key("digitalpost.service.url", Some("http://localhost:8082/digitalpost/2024/05/29/send"), "URL of the Digital Post Adapter send operation (SOAP)."),
-    key("digitalpost.max.total.connections", Some("200"), "Maximum number of connections to the Digital Post Adapter in total."),
-    key("digitalpost.default.max.connections.per.route", Some("20"), "Maximum number of connections (and letters in flight) to the Digital Post Adapter per route."),
-    key("digitalpost.default.connection.timeout.ms", Some("20000"), "Connection timeout towards the Digital Post Adapter, in milliseconds."),
-    key("digitalpost.error.tolerance", Some("0"), "Digital Post errors tolerated within the window before the alarm page reports them."),
-    key("digitalpost.errorcount.duration", Some("PT10M"), "Sliding window in which Digital Post errors are counted (ISO-8601 duration)."),
-    key("deletion.desired.execution.duration.deceased", Some("PT20S"), "Time budget of one slice of OrganDonorDeceasedCleanup, checked after each operation."),
-    key("deletion.save.deceased", Some("P12M"), "How long after death a citizen's data is kept before it is removed (ISO-8601 period)."),
-    key("deletion.batchsize.deceased", Some("1000"), "CPR numbers handled per batch (one transaction) by OrganDonorDeceasedCleanup."),
-    key("personinformation.batchsize.deceased", Some("100"), "CPR numbers per PersonInformation request in OrganDonorDeceasedCleanup."),
-    key("deletion.desired.execution.duration.emigrated", Some("PT20S"), "Time budget of one slice of OrganDonorEmigratedCleanup, checked after each operation."),
-    key("deletion.batchsize.emigrated", Some("1000"), "CPR numbers handled per batch (one transaction) by OrganDonorEmigratedCleanup."),
-    key("personinformation.batchsize.emigrated", Some("1000"), "CPR numbers per PersonInformation request in OrganDonorEmigratedCleanup."),
-    key("digitalpost.notification.odr.startdate", None, "First notification date (YYYY-MM-DD); the notification job sends nothing until it is set."),
-    key("digitalpost.notification.odr.send.desired.execution.duration", Some("PT20S"), "Time budget of one slice of OrganDonorNotification, checked after each operation."),
-    key("digitalpost.notification.odr.send.limit", Some("1000"), "Letters taken per send batch of the current notification date."),
-    key("digitalpost.notification.odr.legalage.periode.year", Some("P18Y"), "Age at which the reminder is sent (ISO-8601, whole years only)."),
-    key("digitalpost.notification.odr.legalage.offset.days", Some("P14D"), "How many days before the birthday the reminder is sent (ISO-8601, whole days only)."),
-    key("digitalpost.notification.odr.template.digital.undecided", Some("ODR/20250911/digital/18aarIkkeTagetStilling"), "Digital letter template for citizens without a registration."),
-    key("digitalpost.notification.odr.template.digital.descided", Some("ODR/20250911/digital/18aarHarTagetStilling"), "Digital letter template for citizens with an active registration (key spelt as in the guide)."),
-    key("digitalpost.notification.odr.template.physical.undecided", Some("ODR/20250911/physical/18aarIkkeTagetStilling"), "Physical letter template for citizens without a registration."),
-    key("digitalpost.notification.odr.template.physical.descided", Some("ODR/20250911/physical/18aarHarTagetStilling"), "Physical letter template for citizens with an active registration (key spelt as in the guide)."),
-    key("digitalpost.notification.odr.alarm.date.period", Some("P3D"), "How far the newest completed notification date may lag before the alarm page reports it (whole days)."),
-    key("datasource.odr.jndi-name", Some("java:jboss/datasources/ODR-DS"), "Name of the ODR datasource, used only in alarm texts."),
-    key("server.bind", Some("127.0.0.1:8080"), "Address and port the HTTP server listens on."),
-    key("datasource.odr.url", Some("sqlite://odr.db"), "ODR database: sqlite://<path> or mysql://user:pass@host:port/db."),
-    key("datasource.odr.pool.size", Some("10"), "Connection pool size of each datasource."),
-    key("datasource.odr.migrate", Some("true"), "Apply database migrations when serve starts (true/false)."),
-    key("datasource.stamdata.url", None, "Database holding v2_person_simplified, if not the ODR database (same URL forms)."),
-    key("operations.timezone", Some("Europe/Copenhagen"), "Time zone in which today and notification dates are computed."),
-    key("operations.start.token", None, "If set, start URLs require the header Authorization: Bearer <token>."),
-    key("logging.config", Some("log4rs.yaml"), "log4rs configuration file; if missing, the application logs to the console only."),
+    key(
+        "personinformation.url",
+        Some("http://localhost:8081/stamdata-personinformation/2024/08/01"),
+        "Base URL of the stamdata PersonInformation service.",
+    ),
+    key(
+        "personinformation.maxTotalConnections",
+        Some("200"),
+        "Maximum number of connections to PersonInformation in total.",
+    ),
+    key(
+        "personinformation.defaultMaxConnectionsPerRoute",
+        Some("20"),
+        "Maximum number of connections (and requests in flight) to PersonInformation per route.",
+    ),
+    key(
+        "personinformation.defaultConnectionTimeoutMs",
+        Some("20000"),
+        "Connection timeout towards PersonInformation, in milliseconds.",
+    ),
+    key(
+        "personinformation.error.tolerance",
+        Some("0"),
+        "PersonInformation errors tolerated within the window before the alarm page reports them.",
+    ),
+    key(
+        "personinformation.errorcount.duration",
+        Some("PT10M"),
+        "Sliding window in which PersonInformation errors are counted (ISO-8601 duration).",
+    ),
+    key(
+        "digitalpost.service.url",
+        Some("http://localhost:8082/digitalpost/2024/05/29/send"),
+        "URL of the Digital Post Adapter send operation (SOAP).",
+    ),
+    key(
+        "digitalpost.max.total.connections",
+        Some("200"),
+        "Maximum number of connections to the Digital Post Adapter in total.",
+    ),
+    key(
+        "digitalpost.default.max.connections.per.route",
+        Some("20"),
+        "Maximum number of connections (and letters in flight) to the Digital Post Adapter per route.",
+    ),
+    key(
+        "digitalpost.default.connection.timeout.ms",
+        Some("20000"),
+        "Connection timeout towards the Digital Post Adapter, in milliseconds.",
+    ),
+    key(
+        "digitalpost.error.tolerance",
+        Some("0"),
+        "Digital Post errors tolerated within the window before the alarm page reports them.",
+    ),
+    key(
+        "digitalpost.errorcount.duration",
+        Some("PT10M"),
+        "Sliding window in which Digital Post errors are counted (ISO-8601 duration).",
+    ),
+    key(
+        "deletion.desired.execution.duration.deceased",
+        Some("PT20S"),
+        "Time budget of one slice of OrganDonorDeceasedCleanup, checked after each operation.",
+    ),
+    key(
+        "deletion.save.deceased",
+        Some("P12M"),
+        "How long after death a citizen's data is kept before it is removed (ISO-8601 period).",
+    ),
+    key(
+        "deletion.batchsize.deceased",
+        Some("1000"),
+        "CPR numbers handled per batch (one transaction) by OrganDonorDeceasedCleanup.",
+    ),
+    key(
+        "personinformation.batchsize.deceased",
+        Some("100"),
+        "CPR numbers per PersonInformation request in OrganDonorDeceasedCleanup.",
+    ),
+    key(
+        "deletion.desired.execution.duration.emigrated",
+        Some("PT20S"),
+        "Time budget of one slice of OrganDonorEmigratedCleanup, checked after each operation.",
+    ),
+    key(
+        "deletion.batchsize.emigrated",
+        Some("1000"),
+        "CPR numbers handled per batch (one transaction) by OrganDonorEmigratedCleanup.",
+    ),
+    key(
+        "personinformation.batchsize.emigrated",
+        Some("1000"),
+        "CPR numbers per PersonInformation request in OrganDonorEmigratedCleanup.",
+    ),
+    key(
+        "digitalpost.notification.odr.startdate",
+        None,
+        "First notification date (YYYY-MM-DD); the notification job sends nothing until it is set.",
+    ),
+    key(
+        "digitalpost.notification.odr.send.desired.execution.duration",
+        Some("PT20S"),
+        "Time budget of one slice of OrganDonorNotification, checked after each operation.",
+    ),
+    key(
+        "digitalpost.notification.odr.send.limit",
+        Some("1000"),
+        "Letters taken per send batch of the current notification date.",
+    ),
+    key(
+        "digitalpost.notification.odr.legalage.periode.year",
+        Some("P18Y"),
+        "Age at which the reminder is sent (ISO-8601, whole years only).",
+    ),
+    key(
+        "digitalpost.notification.odr.legalage.offset.days",
+        Some("P14D"),
+        "How many days before the birthday the reminder is sent (ISO-8601, whole days only).",
+    ),
+    key(
+        "digitalpost.notification.odr.template.digital.undecided",
+        Some("ODR/20250911/digital/18aarIkkeTagetStilling"),
+        "Digital letter template for citizens without a registration.",
+    ),
+    key(
+        "digitalpost.notification.odr.template.digital.descided",
+        Some("ODR/20250911/digital/18aarHarTagetStilling"),
+        "Digital letter template for citizens with an active registration (key spelt as in the guide).",
+    ),
+    key(
+        "digitalpost.notification.odr.template.physical.undecided",
+        Some("ODR/20250911/physical/18aarIkkeTagetStilling"),
+        "Physical letter template for citizens without a registration.",
+    ),
+    key(
+        "digitalpost.notification.odr.template.physical.descided",
+        Some("ODR/20250911/physical/18aarHarTagetStilling"),
+        "Physical letter template for citizens with an active registration (key spelt as in the guide).",
+    ),
+    key(
+        "digitalpost.notification.odr.alarm.date.period",
+        Some("P3D"),
+        "How far the newest completed notification date may lag before the alarm page reports it (whole days).",
+    ),
+    key(
+        "datasource.odr.jndi-name",
+        Some("java:jboss/datasources/ODR-DS"),
+        "Name of the ODR datasource, used only in alarm texts.",
+    ),
+    key(
+        "server.bind",
+        Some("127.0.0.1:8080"),
+        "Address and port the HTTP server listens on.",
+    ),
+    key(
+        "datasource.odr.url",
+        Some("sqlite://odr.db"),
+        "ODR database: sqlite://<path> or mysql://user:pass@host:port/db.",
+    ),
+    key(
+        "datasource.odr.pool.size",
+        Some("10"),
+        "Connection pool size of each datasource.",
+    ),
+    key(
+        "datasource.odr.migrate",
+        Some("true"),
+        "Apply database migrations when serve starts (true/false).",
+    ),
+    key(
+        "datasource.stamdata.url",
+        None,
+        "Database holding v2_person_simplified, if not the ODR database (same URL forms).",
+    ),
+    key(
+        "operations.timezone",
+        Some("Europe/Copenhagen"),
+        "Time zone in which today and notification dates are computed.",
+    ),
+    key(
+        "operations.start.token",
+        None,
+        "If set, start URLs require the header Authorization: Bearer <token>.",
+    ),
+    key(
+        "logging.config",
+        Some("log4rs.yaml"),
+        "log4rs configuration file; if missing, the application logs to the console only.",
+    ),
 ];
 
 /// A malformed configuration value, phrased as the one line printed before exit code 2.
@@ -78,7 +230,12 @@ pub enum ConfigError {
     Syntax { file: String, line: usize, text: String },
     /// A value does not have the expected form.
     #[error("{file}: {key} = \"{value}\" {expected}")]
-    Value { file: String, key: String, value: String, expected: String },
+    Value {
+        file: String,
+        key: String,
+        value: String,
+        expected: String,
+    },
 }
 
 /// A secret value that never prints itself.
@@ -244,7 +401,10 @@ impl Settings {
                 s.source = format!("{file} (not found: defaults)");
                 Ok(s)
             }
-            Err(e) => Err(ConfigError::Unreadable { file, reason: e.to_string() }),
+            Err(e) => Err(ConfigError::Unreadable {
+                file,
+                reason: e.to_string(),
+            }),
         }
     }
 
@@ -339,12 +499,20 @@ fn parse_properties(file: &str, text: &str) -> Result<(HashMap<String, String>, 
             continue;
         }
         let Some(pos) = line.find(['=', ':']) else {
-            return Err(ConfigError::Syntax { file: file.to_string(), line: i + 1, text: line.to_string() });
+            return Err(ConfigError::Syntax {
+                file: file.to_string(),
+                line: i + 1,
+                text: line.to_string(),
+            });
         };
         let k = line[..pos].trim();
         let v = line[pos + 1..].trim();
         if k.is_empty() {
-            return Err(ConfigError::Syntax { file: file.to_string(), line: i + 1, text: line.to_string() });
+            return Err(ConfigError::Syntax {
+                file: file.to_string(),
+                line: i + 1,
+                text: line.to_string(),
+            });
         }
         if !KEYS.iter().any(|d| d.name == k) {
             warnings.push(format!("{file}: unknown key {k} on line {} is ignored", i + 1));
@@ -382,12 +550,15 @@ impl Reader<'_> {
     }
 
     fn text(&self, key: &str) -> Result<String, ConfigError> {
-        self.raw(key).map(str::to_string).ok_or_else(|| self.bad(key, "", "must not be empty"))
+        self.raw(key)
+            .map(str::to_string)
+            .ok_or_else(|| self.bad(key, "", "must not be empty"))
     }
 
     fn number<T: std::str::FromStr>(&self, key: &str) -> Result<T, ConfigError> {
         let v = self.text(key)?;
-        v.parse().map_err(|_| self.bad(key, &v, "is not a whole number (example: 20)"))
+        v.parse()
+            .map_err(|_| self.bad(key, &v, "is not a whole number (example: 20)"))
     }
 
     fn positive<T: std::str::FromStr + PartialOrd + Default>(&self, key: &str) -> Result<T, ConfigError> {
@@ -410,7 +581,9 @@ impl Reader<'_> {
     fn url(&self, key: &str) -> Result<String, ConfigError> {
         let v = self.text(key)?;
         match reqwest::Url::parse(&v) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(v.trim_end_matches('/').to_string()),
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Ok(v.trim_end_matches('/').to_string())
+            }
             _ => Err(self.bad(key, &v, "is not an http(s) URL (example: http://localhost:8081/path)")),
         }
     }
@@ -419,13 +592,19 @@ impl Reader<'_> {
         let v = self.text(key)?;
         match crate::db::DbUrl::parse(&v) {
             Ok(_) => Ok(v),
-            Err(_) => Err(self.bad(key, &v, "is not a database URL (example: sqlite://odr.db or mysql://user:pass@host:3306/odr)")),
+            Err(_) => Err(self.bad(
+                key,
+                &v,
+                "is not a database URL (example: sqlite://odr.db or mysql://user:pass@host:3306/odr)",
+            )),
         }
     }
 
     fn socket_addr(&self, key: &str) -> Result<String, ConfigError> {
         let v = self.text(key)?;
-        let ok = v.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        let ok = v
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
         if ok {
             Ok(v)
         } else {
@@ -435,7 +614,8 @@ impl Reader<'_> {
 
     fn timezone(&self, key: &str) -> Result<Tz, ConfigError> {
         let v = self.text(key)?;
-        v.parse::<Tz>().map_err(|_| self.bad(key, &v, "is not an IANA time zone (example: Europe/Copenhagen)"))
+        v.parse::<Tz>()
+            .map_err(|_| self.bad(key, &v, "is not an IANA time zone (example: Europe/Copenhagen)"))
     }
 
     fn optional_date(&self, key: &str) -> Result<Option<NaiveDate>, ConfigError> {
@@ -450,7 +630,13 @@ impl Reader<'_> {
     fn iso(&self, key: &str, example: &str) -> Result<(String, iso8601_duration::Duration), ConfigError> {
         let v = self.text(key)?;
         match v.parse::<iso8601_duration::Duration>() {
-            Ok(d) if [d.year, d.month, d.day, d.hour, d.minute, d.second].iter().all(|x| x.is_finite() && *x >= 0.0) => Ok((v, d)),
+            Ok(d)
+                if [d.year, d.month, d.day, d.hour, d.minute, d.second]
+                    .iter()
+                    .all(|x| x.is_finite() && *x >= 0.0) =>
+            {
+                Ok((v, d))
+            }
             _ => Err(self.bad(key, &v, &format!("is not an ISO-8601 duration (example: {example})"))),
         }
     }
@@ -459,9 +645,16 @@ impl Reader<'_> {
     fn fixed_duration(&self, key: &str) -> Result<Duration, ConfigError> {
         let (v, d) = self.iso(key, "PT20S")?;
         if d.year != 0.0 || d.month != 0.0 {
-            return Err(self.bad(key, &v, "must be a fixed ISO-8601 duration without years or months (example: PT20S)"));
+            return Err(self.bad(
+                key,
+                &v,
+                "must be a fixed ISO-8601 duration without years or months (example: PT20S)",
+            ));
         }
-        let secs = f64::from(d.day) * 86_400.0 + f64::from(d.hour) * 3_600.0 + f64::from(d.minute) * 60.0 + f64::from(d.second);
+        let secs = f64::from(d.day) * 86_400.0
+            + f64::from(d.hour) * 3_600.0
+            + f64::from(d.minute) * 60.0
+            + f64::from(d.second);
         if secs <= 0.0 {
             return Err(self.bad(key, &v, "must be a positive ISO-8601 duration (example: PT20S)"));
         }
@@ -474,12 +667,18 @@ impl Reader<'_> {
         if d.year.fract() != 0.0 || d.month.fract() != 0.0 {
             return Err(self.bad(key, &v, "must use whole years and months (example: P12M)"));
         }
-        let secs = f64::from(d.day) * 86_400.0 + f64::from(d.hour) * 3_600.0 + f64::from(d.minute) * 60.0 + f64::from(d.second);
+        let secs = f64::from(d.day) * 86_400.0
+            + f64::from(d.hour) * 3_600.0
+            + f64::from(d.minute) * 60.0
+            + f64::from(d.second);
         let months = d.year as u32 * 12 + d.month as u32;
         if months == 0 && secs <= 0.0 {
             return Err(self.bad(key, &v, "must be a positive ISO-8601 period (example: P12M)"));
         }
-        Ok(Period { months, fixed: Duration::from_secs_f64(secs) })
+        Ok(Period {
+            months,
+            fixed: Duration::from_secs_f64(secs),
+        })
     }
 
     fn whole_years(&self, key: &str) -> Result<u32, ConfigError> {
@@ -507,7 +706,10 @@ mod tests {
 
     #[test]
     fn period_subtracts_calendar_months() {
-        let p = Period { months: 12, fixed: Duration::ZERO };
+        let p = Period {
+            months: 12,
+            fixed: Duration::ZERO,
+        };
         let t = "2026-02-28T10:00:00Z".parse::<DateTime<Utc>>().unwrap();
         assert_eq!(p.before(t).to_rfc3339(), "2025-02-28T10:00:00+00:00");
     }

@@ -6,11 +6,12 @@
 
 pub mod app;
 pub mod audit;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod cpr;
 pub mod db;
+pub mod engine;
 pub mod logging;
-pub mod web;
-pub mod clients;
 pub mod simulator;
+pub mod web;

@@ -12,14 +12,20 @@ pub const PATTERN: &str = "{d(%Y-%m-%dT%H:%M:%S%.3f%Z)(utc)} {l:5} [{X(request_i
 /// Initialises logging from `path`; returns a warning to log when falling back to the console.
 pub fn init(path: &Path) -> Result<Option<String>, String> {
     if path.is_file() {
-        log4rs::init_file(path, Default::default()).map_err(|e| format!("{}: invalid log4rs configuration: {e}", path.display()))?;
+        log4rs::init_file(path, Default::default())
+            .map_err(|e| format!("{}: invalid log4rs configuration: {e}", path.display()))?;
         return Ok(None);
     }
-    let console = ConsoleAppender::builder().encoder(Box::new(PatternEncoder::new(PATTERN))).build();
+    let console = ConsoleAppender::builder()
+        .encoder(Box::new(PatternEncoder::new(PATTERN)))
+        .build();
     let config = Config::builder()
         .appender(Appender::builder().build("console", Box::new(console)))
         .build(Root::builder().appender("console").build(log::LevelFilter::Info))
         .map_err(|e| e.to_string())?;
     log4rs::init_config(config).map_err(|e| e.to_string())?;
-    Ok(Some(format!("{} not found: logging to the console only", path.display())))
+    Ok(Some(format!(
+        "{} not found: logging to the console only",
+        path.display()
+    )))
 }

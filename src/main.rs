@@ -9,7 +9,11 @@ use odr_operations::config::{self, Settings};
 use odr_operations::{db, logging};
 
 #[derive(Parser)]
-#[command(name = "odr-operations", version, about = "Operations service of the Danish organ-donor register (ODR)")]
+#[command(
+    name = "odr-operations",
+    version,
+    about = "Operations service of the Danish organ-donor register (ODR)"
+)]
 struct Cli {
     /// Properties file (default: $ODR_OPERATIONS_CONFIG, else ./operations.properties).
     #[arg(long, global = true, value_name = "FILE")]
@@ -50,9 +54,18 @@ fn main() -> ExitCode {
     log::info!("configuration: {}", settings.source);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
-        Command::Migrate => db::migrate::run(&settings.database.url).map(|applied| {
-            log::info!("migrations applied: {}", if applied.is_empty() { "none pending".to_string() } else { applied.join(", ") });
-        }).map_err(anyhow::Error::from),
+        Command::Migrate => db::migrate::run(&settings.database.url)
+            .map(|applied| {
+                log::info!(
+                    "migrations applied: {}",
+                    if applied.is_empty() {
+                        "none pending".to_string()
+                    } else {
+                        applied.join(", ")
+                    }
+                );
+            })
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

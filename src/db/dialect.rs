@@ -16,7 +16,10 @@ use super::DbConn;
 const SQLITE_NOW: &str = "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')";
 
 fn sqlite_now_plus(lease: Duration) -> String {
-    format!("(strftime('%Y-%m-%d %H:%M:%f', 'now', '+{:.3} seconds') || '000')", lease.as_secs_f64())
+    format!(
+        "(strftime('%Y-%m-%d %H:%M:%f', 'now', '+{:.3} seconds') || '000')",
+        lease.as_secs_f64()
+    )
 }
 
 /// Takes the job's lease if it is free or expired; returns the new fencing token.
@@ -47,7 +50,11 @@ pub fn acquire_lease(conn: &mut DbConn, job: &str, owner: &str, lease: Duration)
             return Ok(None);
         }
         use super::schema::job_lock::dsl as l;
-        l::job_lock.filter(l::job_name.eq(job)).select(l::token).first::<i64>(conn).map(Some)
+        l::job_lock
+            .filter(l::job_name.eq(job))
+            .select(l::token)
+            .first::<i64>(conn)
+            .map(Some)
     })
 }
 

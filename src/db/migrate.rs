@@ -32,7 +32,8 @@ pub fn run(url: &str) -> Result<Vec<String>, MigrateError> {
         DbConn::Sqlite(c) => apply(c, SQLITE)?,
         DbConn::Mysql(c) => {
             // Nodes of a cluster start together: a named lock lets one of them migrate at a time.
-            c.batch_execute("DO GET_LOCK('odr_operations_migrate', 120)").map_err(|e| MigrateError::Migration(e.to_string()))?;
+            c.batch_execute("DO GET_LOCK('odr_operations_migrate', 120)")
+                .map_err(|e| MigrateError::Migration(e.to_string()))?;
             let result = apply(c, MYSQL);
             let _ = c.batch_execute("DO RELEASE_LOCK('odr_operations_migrate')");
             result?

@@ -65,13 +65,22 @@ impl DbUrl {
             if path.is_empty() {
                 return Err(BadDbUrl);
             }
-            return Ok(DbUrl { backend: Backend::Sqlite, target: path.to_string() });
+            return Ok(DbUrl {
+                backend: Backend::Sqlite,
+                target: path.to_string(),
+            });
         }
         if let Some(rest) = url.strip_prefix("mariadb://") {
-            return Ok(DbUrl { backend: Backend::Mysql, target: format!("mysql://{rest}") });
+            return Ok(DbUrl {
+                backend: Backend::Mysql,
+                target: format!("mysql://{rest}"),
+            });
         }
         if url.starts_with("mysql://") && url.len() > "mysql://".len() {
-            return Ok(DbUrl { backend: Backend::Mysql, target: url.to_string() });
+            return Ok(DbUrl {
+                backend: Backend::Mysql,
+                target: url.to_string(),
+            });
         }
         Err(BadDbUrl)
     }
@@ -92,7 +101,8 @@ pub fn establish(url: &DbUrl) -> Result<DbConn, r2d2::Error> {
         Backend::Mysql => {
             let mut c = MysqlConnection::establish(&url.target).map_err(r2d2::Error::ConnectionError)?;
             // DATETIME carries no zone: every session reads and writes UTC so NOW(6) matches stored instants.
-            c.batch_execute("SET time_zone = '+00:00'").map_err(r2d2::Error::QueryError)?;
+            c.batch_execute("SET time_zone = '+00:00'")
+                .map_err(r2d2::Error::QueryError)?;
             Ok(DbConn::Mysql(c))
         }
     }
@@ -113,7 +123,10 @@ impl ManageConnection for ConnManager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        diesel::sql_query("SELECT 1").execute(conn).map(|_| ()).map_err(r2d2::Error::QueryError)
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map(|_| ())
+            .map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
@@ -170,7 +183,9 @@ impl Db {
 
     /// A pooled connection, waiting at most `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection<ConnManager>, DbError> {
-        self.pool.get_timeout(timeout).map_err(|e| DbError::Unavailable(e.to_string()))
+        self.pool
+            .get_timeout(timeout)
+            .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
     /// A pooled connection (blocking).
@@ -179,26 +194,29 @@ impl Db {
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool, keeping the request id in its log lines.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
         let rid = request_id::current();
         let task = tokio::task::spawn_blocking(move || {
             let _scope = rid.map(request_id::MdcGuard::set);
-            let mut conn = pool.get().map_err(|e| DbError::Unavailable(e.to_string()))?;
+            let mut conn = pool.get().map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
             f(&mut conn)
         });
-        task.await.map_err(|e| DbError::Aborted(e.to_string()))?
+        task.await.map_err(|e| E::from(DbError::Aborted(e.to_string())))?
     }
 
     /// `SELECT 1` within two seconds: the status pages' database check.
     pub async fn ping(&self) -> Result<(), DbError> {
         let pool = self.pool.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get_timeout(Duration::from_secs(2)).map_err(|e| DbError::Unavailable(e.to_string()))?;
+            let mut conn = pool
+                .get_timeout(Duration::from_secs(2))
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
             diesel::sql_query("SELECT 1").execute(&mut *conn)?;
             Ok(())
         });

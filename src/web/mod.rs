@@ -1,5 +1,6 @@
 //! HTTP routes: status and alarm pages, job start URLs, and the answers to bad requests.
 
+pub mod jobs;
 pub mod request_id;
 pub mod status;
 
@@ -18,12 +19,16 @@ pub const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Registers the routes of the pages that exist so far.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(get_resource(SLETTEJOB_STATUS).route(web::get().to(status::slettejob)).route(web::head().to(status::slettejob)))
-        .service(
-            get_resource(NOTIFICATION_STATUS)
-                .route(web::get().to(status::notification))
-                .route(web::head().to(status::notification)),
-        );
+    cfg.service(
+        get_resource(SLETTEJOB_STATUS)
+            .route(web::get().to(status::slettejob))
+            .route(web::head().to(status::slettejob)),
+    )
+    .service(
+        get_resource(NOTIFICATION_STATUS)
+            .route(web::get().to(status::notification))
+            .route(web::head().to(status::notification)),
+    );
 }
 
 /// A resource that answers 405 with a sentence to any method it has no route for.
@@ -35,14 +40,19 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     HttpResponse::MethodNotAllowed()
         .insert_header((header::ALLOW, "GET, HEAD"))
         .content_type(TEXT)
-        .body(format!("Method {} is not allowed on {}: use GET.\n", sanitize(req.method().as_str()), loggable_path(req.path())))
+        .body(format!(
+            "Method {} is not allowed on {}: use GET.\n",
+            sanitize(req.method().as_str()),
+            loggable_path(req.path())
+        ))
 }
 
 /// 404 for every unknown path.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    HttpResponse::NotFound()
-        .content_type(TEXT)
-        .body(format!("No page at {}: see README.md for the endpoints under {ROOT}/.\n", loggable_path(req.path())))
+    HttpResponse::NotFound().content_type(TEXT).body(format!(
+        "No page at {}: see README.md for the endpoints under {ROOT}/.\n",
+        loggable_path(req.path())
+    ))
 }
 
 /// A path fit for logs and answers: bounded length, no CPR-like digit runs.

@@ -71,7 +71,10 @@ impl<F: Future> Future for WithRequestId<F> {
 
 /// Wraps `fut` so its log lines carry `id`.
 pub fn scope<F: Future>(id: String, fut: F) -> WithRequestId<F> {
-    WithRequestId { id, inner: Box::pin(fut) }
+    WithRequestId {
+        id,
+        inner: Box::pin(fut),
+    }
 }
 
 /// Wraps `fut` with the current request id, if any (for spawned work).
@@ -90,7 +93,10 @@ pub fn generate() -> String {
 }
 
 /// Middleware: picks the id, scopes the request's logging, echoes the header, logs one access line.
-pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req
         .headers()
         .get(HEADER)

@@ -28,7 +28,11 @@ pub async fn slettejob(state: web::Data<AppState>) -> HttpResponse {
         b.builder,
         rfc3339_millis(state.clock.now()),
     );
-    let mut res = if ok { HttpResponse::Ok() } else { HttpResponse::InternalServerError() };
+    let mut res = if ok {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::InternalServerError()
+    };
     res.content_type(super::TEXT).body(body)
 }
 
@@ -52,7 +56,12 @@ pub async fn notification_figures(state: &AppState) -> Result<NotificationFigure
             let by_status = notification::count_by_status(conn)?;
             let counts = LetterStatus::ALL
                 .iter()
-                .map(|s| (*s, by_status.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n)))
+                .map(|s| {
+                    (
+                        *s,
+                        by_status.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n),
+                    )
+                })
                 .collect();
             Ok(NotificationFigures {
                 newest_completed: newest.map_or_else(|| "Ingen".to_string(), |d| d.format("%Y-%m-%d").to_string()),
@@ -70,7 +79,10 @@ pub async fn notification(state: web::Data<AppState>) -> HttpResponse {
             map.insert("Database".into(), Value::from("OK"));
             map.insert("Nyeste færdigbehandlede dato".into(), Value::from(f.newest_completed));
             for (status, n) in f.counts {
-                map.insert(format!("Antal i NotificationPerson med status {status}"), Value::from(n.to_string()));
+                map.insert(
+                    format!("Antal i NotificationPerson med status {status}"),
+                    Value::from(n.to_string()),
+                );
             }
             HttpResponse::Ok().json(Value::Object(map))
         }

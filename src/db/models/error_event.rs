@@ -11,7 +11,11 @@ use crate::db::DbConn;
 pub fn record(conn: &mut DbConn, service: Service, at: DateTime<Utc>, message: &str) -> QueryResult<()> {
     let message: String = message.chars().take(2000).collect();
     diesel::insert_into(e::error_event)
-        .values((e::service.eq(service.as_str()), e::occurred_at.eq(stored(at)), e::message.eq(message)))
+        .values((
+            e::service.eq(service.as_str()),
+            e::occurred_at.eq(stored(at)),
+            e::message.eq(message),
+        ))
         .execute(conn)
         .map(|_| ())
 }

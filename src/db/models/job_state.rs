@@ -29,7 +29,10 @@ pub fn load(conn: &mut DbConn, job: &str) -> QueryResult<JobState> {
 /// Stores the resume point of `job`.
 pub fn save(conn: &mut DbConn, job: &str, state: &JobState) -> QueryResult<()> {
     diesel::update(s::job_state.filter(s::job_name.eq(job)))
-        .set((s::resume_cursor.eq(&state.resume_cursor), s::pass_started_at.eq(state.pass_started_at)))
+        .set((
+            s::resume_cursor.eq(&state.resume_cursor),
+            s::pass_started_at.eq(state.pass_started_at),
+        ))
         .execute(conn)
         .map(|_| ())
 }

@@ -44,7 +44,6 @@ macro_rules! db_enum {
     };
 }
 
-
 db_enum! {
     /// `NotificationPerson.Status`.
     LetterStatus {

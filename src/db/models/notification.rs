@@ -18,7 +18,10 @@ pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
 
 /// Number of rows with `status`.
 pub fn count_with_status(conn: &mut DbConn, status: LetterStatus) -> QueryResult<i64> {
-    p::notification_person.filter(p::status.eq(status.as_str())).count().get_result(conn)
+    p::notification_person
+        .filter(p::status.eq(status.as_str()))
+        .count()
+        .get_result(conn)
 }
 
 /// The newest `LatestDate` with status Completed.

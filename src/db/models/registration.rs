@@ -1,2 +1,1 @@
 //! Rows of this table and their queries.
-

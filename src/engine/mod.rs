@@ -1,0 +1,396 @@
+//! StackedOperations: one time-budgeted, resumable, cluster-safe slice of a job per start call.
+//!
+//! A job is a sequence of stack operations. The engine takes the job's lease, loads its resume
+//! point, runs operations until the job is finished or the budget is spent (checked after each
+//! operation), and records the run. Each operation commits its effect together with the new
+//! resume point in one transaction guarded by the lease's fencing token (SPEC §5).
+
+pub mod lease;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+use crate::db::models::job_run::{self, NewJobRun};
+use crate::db::models::job_state::{self, JobState};
+use crate::db::models::{stored, Outcome};
+use crate::db::{dialect, Db, DbConn, DbError};
+use crate::web::request_id;
+pub use lease::{Lease, LEASE_MARGIN};
+
+/// What an operation tells the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// More work remains; run another operation if the budget allows.
+    Continue,
+    /// The job reached its end (a pass complete, every date up to today done).
+    Finished,
+}
+
+/// Why a slice failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The database failed.
+    #[error("{0}")]
+    Db(#[from] DbError),
+    /// Another node took the lease; the commit was refused by the fencing token.
+    #[error("jobbets lås er overtaget af en anden node, så intet blev skrevet")]
+    LeaseLost,
+    /// An external service failed (the text is the service's Danish sentence).
+    #[error("{0}")]
+    Service(String),
+    /// Anything else, phrased for operators.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<diesel::result::Error> for JobError {
+    fn from(e: diesel::result::Error) -> Self {
+        JobError::Db(DbError::Query(e))
+    }
+}
+
+/// How an operation changes the stored resume point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CursorChange {
+    /// Leave it as it is (the job keeps its progress in its own tables).
+    Keep,
+    /// Resume after this point next time.
+    Set(String),
+    /// The pass is complete: the next slice starts a new pass.
+    PassComplete,
+}
+
+/// A job: named, budgeted, run one operation at a time.
+pub trait Job {
+    /// `JobLock` / `JobState` / `JobRun` name.
+    fn name(&self) -> &'static str;
+    /// The slice budget (`...desired.execution.duration...`).
+    fn budget(&self) -> Duration;
+    /// Runs one stack operation; commits through [`Slice::commit`].
+    fn step(&mut self, slice: &mut Slice) -> impl Future<Output = Result<Step, JobError>>;
+    /// Units processed in this slice (stored in `JobRun.Processed`).
+    fn processed(&self) -> i64;
+    /// This slice's figures for the summary line, e.g. `12000 CPR checked, 31 deleted`.
+    fn figures(&self) -> String;
+    /// What the summary says when the job reached its end.
+    fn finished_note(&self) -> &'static str {
+        "pass complete"
+    }
+}
+
+/// The context of a running slice, handed to each operation.
+pub struct Slice {
+    lease: Lease,
+    db: Db,
+    clock: Clock,
+    state: JobState,
+    started: DateTime<Utc>,
+}
+
+impl Slice {
+    /// The stored resume cursor (`None`: start of a pass).
+    pub fn cursor(&self) -> Option<&str> {
+        self.state.resume_cursor.as_deref()
+    }
+
+    /// When the current pass started, if one is under way.
+    pub fn pass_started_at(&self) -> Option<chrono::NaiveDateTime> {
+        self.state.pass_started_at
+    }
+
+    /// When this slice started (application clock).
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started
+    }
+
+    /// The application clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The ODR database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The lease this slice holds.
+    pub fn lease(&self) -> &Lease {
+        &self.lease
+    }
+
+    /// Commits `effect` and the cursor change in one transaction, first checking the fencing
+    /// token (and extending the lease). A slice that lost its lease gets [`JobError::LeaseLost`]
+    /// and `effect` never runs.
+    pub async fn commit<T, F>(&mut self, cursor: CursorChange, effect: F) -> Result<T, JobError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, JobError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let new_state = match &cursor {
+            CursorChange::Keep => None,
+            CursorChange::Set(c) => Some(JobState {
+                resume_cursor: Some(c.clone()),
+                pass_started_at: self.state.pass_started_at.or_else(|| Some(stored(self.clock.now()))),
+            }),
+            CursorChange::PassComplete => Some(JobState {
+                resume_cursor: None,
+                pass_started_at: None,
+            }),
+        };
+        let out = commit_fenced(&self.db, &self.lease, new_state.clone(), effect).await?;
+        if let Some(s) = new_state {
+            self.state = s;
+        }
+        Ok(out)
+    }
+
+    /// Runs a read (or an unfenced write that is safe to repeat) outside the fenced transaction.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, JobError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, JobError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.db.run(f).await
+    }
+}
+
+/// The fenced commit: token check first, then the effect, then the resume point.
+pub async fn commit_fenced<T, F>(db: &Db, lease: &Lease, state: Option<JobState>, effect: F) -> Result<T, JobError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, JobError> + Send + 'static,
+    T: Send + 'static,
+{
+    let (job, token, length) = (lease.job, lease.token, lease.length);
+    db.run(move |conn| {
+        use diesel::Connection;
+        conn.transaction::<T, JobError, _>(|conn| {
+            if !dialect::extend_lease(conn, job, token, length)? {
+                return Err(JobError::LeaseLost);
+            }
+            let out = effect(conn)?;
+            if let Some(s) = &state {
+                job_state::save(conn, job, s)?;
+            }
+            Ok(out)
+        })
+    })
+    .await
+}
+
+/// What a start call answers, and what was recorded.
+#[derive(Debug, Clone)]
+pub struct SliceReport {
+    /// The job.
+    pub job: &'static str,
+    /// How the slice ended.
+    pub outcome: Outcome,
+    /// The one-line summary answered to cron.
+    pub line: String,
+    /// Units processed.
+    pub processed: i64,
+    /// The failure reason, if any.
+    pub error: Option<String>,
+}
+
+/// What the engine needs besides the job.
+#[derive(Clone, Debug)]
+pub struct EngineCtx {
+    /// The ODR database (holds `JobLock`, `JobState`, `JobRun`).
+    pub db: Db,
+    /// This node's id.
+    pub node: String,
+    /// Application clock.
+    pub clock: Clock,
+}
+
+/// `<JobName> kører allerede på en anden node.`
+pub fn already_running_line(job: &str) -> String {
+    format!("{job} kører allerede på en anden node.")
+}
+
+/// Runs one slice of `job` and records it.
+pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
+    let name = job.name();
+    let budget = job.budget();
+    let started_at = ctx.clock.now();
+    let started = Instant::now();
+    let owner = ctx.node.clone();
+    let lease = match Lease::acquire(&ctx.db, name, &owner, budget + LEASE_MARGIN).await {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            log::info!("{name}: skipped, another node holds the lease");
+            record(ctx, name, started_at, Outcome::Skipped, 0, None).await;
+            return SliceReport {
+                job: name,
+                outcome: Outcome::Skipped,
+                line: already_running_line(name),
+                processed: 0,
+                error: None,
+            };
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            log::error!("{name}: cannot take the lease: {reason}");
+            record(ctx, name, started_at, Outcome::Failed, 0, Some(&reason)).await;
+            return SliceReport {
+                job: name,
+                outcome: Outcome::Failed,
+                line: format!("{name}: Failed: {reason}; nothing ran; the next call tries again."),
+                processed: 0,
+                error: Some(reason),
+            };
+        }
+    };
+    log::info!(
+        "{name}: slice started (token {}, budget {:.1} s)",
+        lease.token,
+        budget.as_secs_f64()
+    );
+    let heartbeat = spawn_heartbeat(ctx.db.clone(), lease.clone());
+    let result = run_operations(ctx, &mut job, &lease, started_at, started, budget).await;
+    heartbeat.abort();
+    if let Err(e) = lease.release(&ctx.db).await {
+        log::warn!("{name}: releasing the lease failed ({e}); it expires by itself");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let figures = job.figures();
+    let (outcome, line, error) = match result {
+        Ok(Outcome::Finished) => (
+            Outcome::Finished,
+            format!(
+                "{name}: Finished after {elapsed:.1} s; {figures}; {}.",
+                job.finished_note()
+            ),
+            None,
+        ),
+        Ok(_) => (
+            Outcome::Paused,
+            format!("{name}: Paused after {elapsed:.1} s; {figures}; next call resumes."),
+            None,
+        ),
+        Err(e) => {
+            let reason = e.to_string();
+            (
+                Outcome::Failed,
+                format!("{name}: Failed: {reason}; after {elapsed:.1} s; {figures}; next call resumes."),
+                Some(reason),
+            )
+        }
+    };
+    match &error {
+        Some(reason) => log::error!("{name}: slice failed after {elapsed:.1} s: {reason}; {figures}"),
+        None => log::info!("{name}: slice {outcome} after {elapsed:.1} s; {figures}"),
+    }
+    record(ctx, name, started_at, outcome, job.processed(), error.as_deref()).await;
+    SliceReport {
+        job: name,
+        outcome,
+        line,
+        processed: job.processed(),
+        error,
+    }
+}
+
+async fn run_operations<J: Job>(
+    ctx: &EngineCtx,
+    job: &mut J,
+    lease: &Lease,
+    started_at: DateTime<Utc>,
+    started: Instant,
+    budget: Duration,
+) -> Result<Outcome, JobError> {
+    let name = job.name();
+    let state = ctx
+        .db
+        .run(move |conn| Ok::<_, DbError>(job_state::load(conn, name)?))
+        .await?;
+    let mut slice = Slice {
+        lease: lease.clone(),
+        db: ctx.db.clone(),
+        clock: ctx.clock.clone(),
+        state,
+        started: started_at,
+    };
+    loop {
+        if job.step(&mut slice).await? == Step::Finished {
+            return Ok(Outcome::Finished);
+        }
+        // The budget is checked after each operation: one in flight always finishes.
+        if started.elapsed() >= budget {
+            return Ok(Outcome::Paused);
+        }
+    }
+}
+
+fn spawn_heartbeat(db: Db, lease: Lease) -> tokio::task::JoinHandle<()> {
+    let every = (lease.length / 4).max(Duration::from_millis(500));
+    tokio::spawn(request_id::inherit(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match lease.heartbeat(&db).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    log::warn!(
+                        "{}: lease taken over by another node; this slice can no longer commit",
+                        lease.job
+                    );
+                    return;
+                }
+                Err(e) => log::warn!("{}: heartbeat failed: {e}", lease.job),
+            }
+        }
+    }))
+}
+
+async fn record(
+    ctx: &EngineCtx,
+    job: &'static str,
+    started_at: DateTime<Utc>,
+    outcome: Outcome,
+    processed: i64,
+    error: Option<&str>,
+) {
+    let node = ctx.node.clone();
+    let ended_at = ctx.clock.now();
+    let error = error.map(str::to_owned);
+    let res = ctx
+        .db
+        .run(move |conn| {
+            let run = NewJobRun {
+                job_name: job,
+                node: &node,
+                started_at,
+                ended_at,
+                outcome,
+                processed,
+                error_message: error.as_deref(),
+            };
+            Ok::<_, DbError>(job_run::insert(conn, &run)?)
+        })
+        .await;
+    if let Err(e) = res {
+        log::error!("{job}: the run could not be recorded in JobRun: {e}");
+    }
+}
+
+/// The "last run failed" alarm line of `job`, if its latest non-Skipped run failed.
+pub fn last_run_alarm(conn: &mut DbConn, job: &str) -> Result<Option<String>, DbError> {
+    let run = job_run::latest_non_skipped(conn, job)?;
+    Ok(run.filter(|r| r.outcome == Outcome::Failed.as_str()).map(|r| {
+        let reason = r.error_message.unwrap_or_else(|| "ukendt fejl".to_string());
+        failed_alarm_line(&reason)
+    }))
+}
+
+/// `Baggrundsjobbet StackedOperationsService fejlede sidst det blev kørt. Problemet var: <reason>.`
+pub fn failed_alarm_line(reason: &str) -> String {
+    format!(
+        "Baggrundsjobbet StackedOperationsService fejlede sidst det blev kørt. Problemet var: {}.",
+        reason.trim_end().trim_end_matches('.')
+    )
+}

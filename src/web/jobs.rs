@@ -1,0 +1,73 @@
+//! Start URLs: one slice per call, always 200 with the summary line (401 without the token).
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::app::AppState;
+use crate::engine::{self, EngineCtx, Job};
+use crate::web::request_id;
+
+/// Builds a job for one slice from the application state.
+pub trait JobFactory: 'static {
+    /// The job type.
+    type Job: Job + 'static;
+    /// The job's name, for answers when it cannot be built.
+    const NAME: &'static str;
+    /// A job ready to run, or the sentence to answer instead (e.g. the job is not configured).
+    fn create(state: &AppState) -> Result<Self::Job, String>;
+}
+
+/// `GET <start URL>` of the job built by `F`.
+pub async fn start<F: JobFactory>(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(expected) = &state.settings.start_token {
+        if !bearer_matches(&req, expected.expose()) {
+            log::warn!("{}: start refused: missing or wrong bearer token", F::NAME);
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+                .content_type(super::TEXT)
+                .body(format!(
+                    "{}: not started: the start URL needs the header Authorization: Bearer <operations.start.token>.\n",
+                    F::NAME
+                ));
+        }
+    }
+    let job = match F::create(&state) {
+        Ok(job) => job,
+        Err(sentence) => return text_ok(sentence),
+    };
+    let ctx = EngineCtx {
+        db: state.db.odr.clone(),
+        node: state.node.clone(),
+        clock: state.clock.clone(),
+    };
+    // The slice runs as its own task: a caller that hangs up does not cut it short.
+    let task = actix_web::rt::spawn(request_id::inherit(async move { engine::run_slice(&ctx, job).await }));
+    match task.await {
+        Ok(report) => text_ok(report.line),
+        Err(e) => {
+            log::error!("{}: the slice task ended abnormally: {e}", F::NAME);
+            text_ok(format!(
+                "{}: Failed: the slice stopped unexpectedly; next call resumes.",
+                F::NAME
+            ))
+        }
+    }
+}
+
+fn text_ok(line: String) -> HttpResponse {
+    HttpResponse::Ok().content_type(super::TEXT).body(format!("{line}\n"))
+}
+
+/// Compares the bearer token in constant time (no early exit on the first differing byte).
+fn bearer_matches(req: &HttpRequest, expected: &str) -> bool {
+    let Some(given) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (a, b) = (given.trim().as_bytes(), expected.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real app on port 0 against a fresh SQLite file and a fresh MariaDB
+//! database per test, with the fake external services. One binary, one link.
+
+mod helpers;
+
+mod config;
+mod engine;
+mod migrations;
+mod status;

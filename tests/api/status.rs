@@ -1,0 +1,158 @@
+//! Status pages on both backends, database failures, request ids, 404 and 405.
+
+use crate::both_backends;
+use crate::helpers::{spawn_app, spawn_with, Backend, Spawn, TestDb};
+
+const SLETTEJOB_STATUS: &str = "/odr-operations/odr-slettejob/status";
+const NOTIFICATION_STATUS: &str = "/odr-operations/odr-send-digitalpost-notifikation/status";
+
+async fn slettejob_status_reports_database_ok_and_build_facts(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else { return };
+    let app = spawn_app(&db, "").await;
+    let res = app.get(SLETTEJOB_STATUS).await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+    let body = res.text().await.unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "Database : OK");
+    assert_eq!(lines[1], "");
+    assert_eq!(lines[2], "Title: odr-operations");
+    assert!(
+        lines[3].starts_with("Deployed: 20") && lines[3].ends_with('Z'),
+        "{body}"
+    );
+    assert!(lines[4].starts_with("Build-Date: "), "{body}");
+    assert_eq!(lines[5], format!("Build-Version: {}", env!("CARGO_PKG_VERSION")));
+    assert!(lines[6].starts_with("Builder: "), "{body}");
+    assert!(lines[7].starts_with("Display time: "), "{body}");
+    // RFC 3339 with milliseconds.
+    let shown = lines[7].trim_start_matches("Display time: ");
+    assert_eq!(shown.len(), "2026-11-23T08:13:23.345Z".len(), "{shown}");
+    app.stop().await;
+}
+both_backends!(slettejob_status_reports_database_ok_and_build_facts);
+
+async fn notification_status_counts_rows_per_status_in_fixed_order(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else { return };
+    let app = spawn_app(&db, "").await;
+    let (code, body) = app.get_text(NOTIFICATION_STATUS).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        body,
+        r#"{"Database":"OK","Nyeste færdigbehandlede dato":"Ingen","Antal i NotificationPerson med status Pending":"0","Antal i NotificationPerson med status InProgress":"0","Antal i NotificationPerson med status Sent":"0","Antal i NotificationPerson med status Completed":"0","Antal i NotificationPerson med status Error":"0"}"#
+    );
+    db.execute(
+        "INSERT INTO NotificationDate (Status, LatestDate, CreatedDateTime, ModifiedDateTime) VALUES \
+         ('Completed', '2026-11-20', '2026-11-20 00:00:00', '2026-11-20 00:00:00'), \
+         ('Completed', '2026-11-21', '2026-11-21 00:00:00', '2026-11-21 00:00:00'), \
+         ('InProgress', '2026-11-22', '2026-11-22 00:00:00', '2026-11-22 00:00:00')",
+    );
+    let rows = [
+        ("Completed", 1),
+        ("Completed", 1),
+        ("Sent", 3),
+        ("Pending", 3),
+        ("Pending", 3),
+        ("Error", 3),
+        ("InProgress", 3),
+    ];
+    for (i, (status, date)) in rows.iter().enumerate() {
+        db.execute(&format!(
+            "INSERT INTO NotificationPerson (NotificationDatePID, Cpr, NotificationType, Status, MessageId, TemplateDigital, \
+             TemplatePhysical, CreatedDateTime, ModifiedDateTime) VALUES ({date}, '01010{i}1234', '18aar', '{status}', \
+             '00000000-0000-0000-0000-00000000000{i}', 'd', 'p', '2026-11-20 00:00:00', '2026-11-20 00:00:00')"
+        ));
+    }
+    let (code, body) = app.get_text(NOTIFICATION_STATUS).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        body,
+        r#"{"Database":"OK","Nyeste færdigbehandlede dato":"2026-11-21","Antal i NotificationPerson med status Pending":"2","Antal i NotificationPerson med status InProgress":"1","Antal i NotificationPerson med status Sent":"1","Antal i NotificationPerson med status Completed":"2","Antal i NotificationPerson med status Error":"1"}"#
+    );
+    app.stop().await;
+}
+both_backends!(notification_status_counts_rows_per_status_in_fixed_order);
+
+async fn unreachable_database_gives_500_on_both_status_pages(backend: Backend) {
+    // A closed port for MariaDB, a file in a directory that does not exist for SQLite.
+    let url = match backend {
+        Backend::Sqlite => "sqlite:///nonexistent-dir-odr-test/odr.db".to_string(),
+        Backend::Mysql => "mysql://root@127.0.0.1:1/odr_unreachable".to_string(),
+    };
+    let Some(db) = TestDb::create(backend) else { return };
+    let app = spawn_with(
+        &db,
+        Spawn {
+            properties: format!("datasource.odr.url={url}\ndatasource.odr.migrate=false"),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (code, body) = app.get_text(SLETTEJOB_STATUS).await;
+    assert_eq!(code, 500);
+    assert!(body.starts_with("Database : Unavailable\n"), "{body}");
+    let (code, body) = app.get_text(NOTIFICATION_STATUS).await;
+    assert_eq!(code, 500);
+    assert_eq!(body, r#"{"Database":"Unavailable"}"#);
+    app.stop().await;
+}
+both_backends!(unreachable_database_gives_500_on_both_status_pages);
+
+async fn a_separate_stamdata_datasource_is_checked_too(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else { return };
+    let app = spawn_app(&db, "datasource.stamdata.url=mysql://root@127.0.0.1:1/stamdata").await;
+    let (code, body) = app.get_text(SLETTEJOB_STATUS).await;
+    assert_eq!(code, 500, "{body}");
+    app.stop().await;
+}
+both_backends!(a_separate_stamdata_datasource_is_checked_too);
+
+#[actix_web::test]
+async fn request_id_is_echoed_or_generated() {
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let app = spawn_app(&db, "").await;
+    let res = app
+        .client
+        .get(format!("{}{SLETTEJOB_STATUS}", app.address))
+        .header("X-Request-ID", "cron-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "cron-42");
+    let res = app.get(SLETTEJOB_STATUS).await;
+    let generated = res.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(generated.len(), 36, "a UUID is generated: {generated}");
+    // An id that would corrupt logs is replaced.
+    let res = app
+        .client
+        .get(format!("{}/nope", app.address))
+        .header("X-Request-ID", "a b\tc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    assert_ne!(res.headers()["x-request-id"], "a b\tc");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn unknown_paths_are_404_and_wrong_methods_405_with_a_sentence() {
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let app = spawn_app(&db, "").await;
+    let (code, body) = app.get_text("/odr-operations/odr-slettejob/0101001234").await;
+    assert_eq!(code, 404);
+    assert_eq!(body, "No page at /odr-operations/odr-slettejob/**********: see README.md for the endpoints under /odr-operations/.\n");
+    let res = app
+        .client
+        .post(format!("{}{SLETTEJOB_STATUS}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 405);
+    assert_eq!(res.headers()["allow"], "GET, HEAD");
+    assert_eq!(
+        res.text().await.unwrap(),
+        "Method POST is not allowed on /odr-operations/odr-slettejob/status: use GET.\n"
+    );
+    app.stop().await;
+}
