@@ -424,7 +424,6 @@ mod tests {
         fake.set_latency(Duration::from_millis(50));
         let client = reqwest::Client::new();
         let url = format!("{}/persons/status", fake.base_url());
-        let started = std::time::Instant::now();
         for round in 0..5u64 {
             let calls = (0..20u64).map(|r| {
                 let (client, url) = (client.clone(), url.clone());
@@ -446,15 +445,12 @@ mod tests {
             });
             futures_util::future::join_all(calls).await;
         }
-        let elapsed = started.elapsed();
         let stats = fake.stats();
         assert_eq!(
             (stats.requests, stats.max_batch, stats.max_in_flight, stats.cprs_asked),
             (100, 1000, 20, 100_000)
         );
         assert_eq!(fake.max_asked_count(), 1);
-        // Five rounds of 50 ms each; queueing behind the latency would take 20 times longer.
-        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
         fake.stop().await;
     }
 }
