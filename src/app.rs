@@ -8,6 +8,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use chrono::{DateTime, Utc};
 
+use crate::clients::digital_post::DigitalPostClient;
+use crate::clients::person_information::PersonInformationClient;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{migrate, Datasources};
@@ -52,6 +54,10 @@ pub struct AppState {
     pub deployed: DateTime<Utc>,
     /// Build facts.
     pub build: BuildInfo,
+    /// PersonInformation client (shared connection pool).
+    pub person_information: PersonInformationClient,
+    /// Digital Post Adapter client (shared connection pool).
+    pub digital_post: DigitalPostClient,
 }
 
 /// Why the application could not start.
@@ -63,6 +69,14 @@ pub enum StartError {
     /// Migrating failed.
     #[error(transparent)]
     Migrate(#[from] migrate::MigrateError),
+    /// An external-service client could not be built.
+    #[error("cannot build the {service} client: {reason}")]
+    Client {
+        /// The service.
+        service: &'static str,
+        /// The cause.
+        reason: String,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -135,6 +149,15 @@ impl Application {
             }
         }
         let db = Datasources::new(&settings.database)?;
+        let person_information =
+            PersonInformationClient::new(&settings.person_information).map_err(|e| StartError::Client {
+                service: "PersonInformation",
+                reason: format!("{e:?}"),
+            })?;
+        let digital_post = DigitalPostClient::new(&settings.digital_post).map_err(|e| StartError::Client {
+            service: "Digital Post",
+            reason: format!("{e:?}"),
+        })?;
         let addr = settings.server_bind.clone();
         let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind {
             addr: addr.clone(),
@@ -151,6 +174,8 @@ impl Application {
             node,
             deployed: Utc::now(),
             build: BuildInfo::current(),
+            person_information,
+            digital_post,
         });
         let data = state.clone();
         let server = HttpServer::new(move || {

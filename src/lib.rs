@@ -12,6 +12,7 @@ pub mod config;
 pub mod cpr;
 pub mod db;
 pub mod engine;
+pub mod jobs;
 pub mod logging;
 pub mod simulator;
 pub mod web;

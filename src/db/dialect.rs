@@ -127,3 +127,20 @@ pub fn db_now(conn: &mut DbConn) -> QueryResult<NaiveDateTime> {
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
+
+/// Multi-row INSERT in chunks of 500, on the concrete connection: the multi-backend connection
+/// cannot express batch inserts (SQLite has no `DEFAULT` keyword).
+macro_rules! insert_batch {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        use diesel::RunQueryDsl;
+        let mut n = 0usize;
+        for chunk in $rows.chunks(500) {
+            n += match $conn {
+                $crate::db::DbConn::Mysql(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+                $crate::db::DbConn::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+            };
+        }
+        Ok::<usize, diesel::result::Error>(n)
+    }};
+}
+pub(crate) use insert_batch;

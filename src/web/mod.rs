@@ -1,6 +1,8 @@
 //! HTTP routes: status and alarm pages, job start URLs, and the answers to bad requests.
 
+pub mod alarm;
 pub mod jobs;
+pub mod notification_alarm;
 pub mod request_id;
 pub mod status;
 
@@ -13,21 +15,50 @@ pub const ROOT: &str = "/odr-operations";
 pub const SLETTEJOB_STATUS: &str = "/odr-operations/odr-slettejob/status";
 /// Notification status page.
 pub const NOTIFICATION_STATUS: &str = "/odr-operations/odr-send-digitalpost-notifikation/status";
+/// Slettejob alarm page.
+pub const SLETTEJOB_ALARM: &str = "/odr-operations/odr-slettejob/alarm";
+/// Notification alarm page.
+pub const NOTIFICATION_ALARM: &str = "/odr-operations/odr-send-digitalpost-notifikation/alarm";
+/// Start URL of OrganDonorDeceasedCleanup.
+pub const DECEASED_START: &str = "/odr-operations/odr-slettejob/deceased/start";
+/// Start URL of OrganDonorEmigratedCleanup.
+pub const EMIGRATED_START: &str = "/odr-operations/odr-slettejob/emigrated/start";
+/// Start URL of OrganDonorNotification.
+pub const NOTIFICATION_START: &str = "/odr-operations/odr-send-digitalpost-notifikation/start";
 
 /// `text/plain; charset=utf-8`, the type of every text page.
 pub const TEXT: &str = "text/plain; charset=utf-8";
 
-/// Registers the routes of the pages that exist so far.
+/// Registers every route of the service.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    page(cfg, SLETTEJOB_STATUS, status::slettejob);
+    page(cfg, NOTIFICATION_STATUS, status::notification);
+    page(cfg, SLETTEJOB_ALARM, alarm::slettejob);
+    page(cfg, NOTIFICATION_ALARM, notification_alarm::notification);
+    // Start URLs answer GET only: a HEAD probe must not run a slice.
     cfg.service(
-        get_resource(SLETTEJOB_STATUS)
-            .route(web::get().to(status::slettejob))
-            .route(web::head().to(status::slettejob)),
+        get_resource(DECEASED_START).route(web::get().to(jobs::start::<crate::jobs::deceased::DeceasedFactory>)),
     )
     .service(
-        get_resource(NOTIFICATION_STATUS)
-            .route(web::get().to(status::notification))
-            .route(web::head().to(status::notification)),
+        get_resource(EMIGRATED_START).route(web::get().to(jobs::start::<crate::jobs::emigrated::EmigratedFactory>)),
+    )
+    .service(
+        get_resource(NOTIFICATION_START)
+            .route(web::get().to(jobs::start::<crate::jobs::notification::NotificationFactory>)),
+    );
+}
+
+/// A GET (and HEAD) page; other methods get 405.
+fn page<F, Args>(cfg: &mut web::ServiceConfig, path: &str, handler: F)
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    cfg.service(
+        get_resource(path)
+            .route(web::get().to(handler.clone()))
+            .route(web::head().to(handler)),
     );
 }
 
@@ -38,13 +69,21 @@ pub fn get_resource(path: &str) -> actix_web::Resource {
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     HttpResponse::MethodNotAllowed()
-        .insert_header((header::ALLOW, "GET, HEAD"))
+        .insert_header((header::ALLOW, allowed(req.path())))
         .content_type(TEXT)
         .body(format!(
             "Method {} is not allowed on {}: use GET.\n",
             sanitize(req.method().as_str()),
             loggable_path(req.path())
         ))
+}
+
+fn allowed(path: &str) -> &'static str {
+    if path.ends_with("/start") {
+        "GET"
+    } else {
+        "GET, HEAD"
+    }
 }
 
 /// 404 for every unknown path.

@@ -3,7 +3,9 @@
 
 mod helpers;
 
+mod cleanup;
 mod config;
 mod engine;
 mod migrations;
+mod notification;
 mod status;

@@ -1,0 +1,1 @@
+//! Cleanup job tests (being written).

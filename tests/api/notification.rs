@@ -1,0 +1,1 @@
+//! OrganDonorNotification tests (being written).
