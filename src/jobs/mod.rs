@@ -13,6 +13,9 @@ use crate::engine::{JobError, Slice};
 pub const DECEASED: &str = "OrganDonorDeceasedCleanup";
 /// Job name of the emigrated cleanup.
 pub const EMIGRATED: &str = "OrganDonorEmigratedCleanup";
+/// How long `ErrorEvent` rows are kept; the alarm windows are far shorter.
+pub const ERROR_EVENT_RETENTION_DAYS: i64 = 30;
+
 /// Job name of the 18-year notification.
 pub const NOTIFICATION: &str = "OrganDonorNotification";
 
@@ -28,6 +31,7 @@ pub async fn record_service_error(slice: &Slice, service: Service, message: &str
         .db()
         .run(move |conn| {
             error_event::record(conn, service, at, &message)?;
+            error_event::prune(conn, at - chrono::Duration::days(ERROR_EVENT_RETENTION_DAYS))?;
             Ok::<_, DbError>(())
         })
         .await?;

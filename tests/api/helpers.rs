@@ -214,3 +214,38 @@ pub async fn spawn_with(db: &TestDb, opts: Spawn) -> TestApp {
         client,
     }
 }
+
+/// Every log line written in this test process, kept for "no CPR in the application log" checks.
+static CAPTURED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+struct CaptureLogger;
+
+impl log::Log for CaptureLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info || metadata.target().starts_with("odr_operations")
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let line = (record.target().to_string(), record.args().to_string());
+            CAPTURED.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the capturing logger once per test process.
+pub fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if log::set_boxed_logger(Box::new(CaptureLogger)).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
+    });
+}
+
+/// Captured (target, message) lines.
+pub fn captured_logs() -> Vec<(String, String)> {
+    CAPTURED.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
