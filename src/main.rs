@@ -28,6 +28,21 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Run the benchmarks against the fake services and print figures.
+    Bench {
+        /// Smaller populations (the whole run in a few minutes).
+        #[arg(long)]
+        quick: bool,
+        /// MariaDB server URL for the MariaDB runs (without database name).
+        #[arg(long, default_value = "mysql://root@127.0.0.1:3306")]
+        mysql: String,
+        /// Skip MariaDB.
+        #[arg(long)]
+        sqlite_only: bool,
+        /// Run only scenarios whose name contains this (repeatable).
+        #[arg(long = "only")]
+        only: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,6 +69,22 @@ fn main() -> ExitCode {
     log::info!("configuration: {}", settings.source);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
+        Command::Bench {
+            quick,
+            mysql,
+            sqlite_only,
+            only,
+        } => {
+            let opts = odr_operations::bench::BenchOptions {
+                quick,
+                mysql: (!sqlite_only).then_some(mysql),
+                only,
+            };
+            actix_web::rt::System::new()
+                .block_on(odr_operations::bench::run(opts))
+                .map(|_| ())
+                .map_err(anyhow::Error::msg)
+        }
         Command::Migrate => db::migrate::run(&settings.database.url)
             .map(|applied| {
                 log::info!(

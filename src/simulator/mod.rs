@@ -2,3 +2,4 @@
 
 pub mod digital_post;
 pub mod person_information;
+pub mod population;

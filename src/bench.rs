@@ -1,0 +1,508 @@
+//! `odr-operations bench`: the scenarios of the issues, on SQLite and MariaDB, each measured
+//! against its physical bound in the same run. The service under test runs as a child process
+//! (`serve`) so its peak RSS is its own; the fakes run in this process.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::mysql::MysqlConnection;
+use diesel::Connection;
+
+use crate::clock::Clock;
+use crate::db::models::{registration, stored};
+use crate::db::{establish, migrate, Backend, Db, DbError, DbUrl};
+use crate::engine::{self, CursorChange, EngineCtx, Job, JobError, Slice, Step};
+use crate::simulator::person_information::FakePersonInformation;
+use crate::simulator::population::{self, Spec};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Smaller populations (the whole run within minutes).
+    pub quick: bool,
+    /// MariaDB server URL (without database); `None` skips MariaDB.
+    pub mysql: Option<String>,
+    /// Only scenarios whose name contains one of these (empty: all).
+    pub only: Vec<String>,
+}
+
+/// One measured scenario on one backend.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// Scenario name.
+    pub scenario: &'static str,
+    /// Backend name.
+    pub backend: &'static str,
+    /// Units per second achieved.
+    pub throughput: f64,
+    /// Units per second the configuration allows at best.
+    pub bound: f64,
+    /// Time per batch at the end of the pass over the start.
+    pub end_vs_start: f64,
+    /// Peak RSS of the service process, MB.
+    pub peak_rss_mb: f64,
+    /// Free-form detail for the human table.
+    pub note: String,
+}
+
+impl Figure {
+    /// The machine-readable line.
+    pub fn line(&self) -> String {
+        format!(
+            "bench scenario={} backend={} throughput={:.1}/s bound={:.1}/s ratio={:.3} end_vs_start={:.3} peak_rss_mb={:.1}",
+            self.scenario,
+            self.backend,
+            self.throughput,
+            self.bound,
+            if self.bound > 0.0 { self.throughput / self.bound } else { 0.0 },
+            self.end_vs_start,
+            self.peak_rss_mb
+        )
+    }
+}
+
+/// A database made for a benchmark run, dropped afterwards.
+struct BenchDb {
+    url: String,
+    server: Option<String>,
+    name: Option<String>,
+    _dir: Option<tempfile_dir::TempDir>,
+}
+
+mod tempfile_dir {
+    //! A temporary directory removed on drop (std only; the bench ships in the release binary).
+    use std::path::{Path, PathBuf};
+
+    /// The directory.
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        /// A new directory under the system temp dir.
+        pub fn new(prefix: &str) -> std::io::Result<TempDir> {
+            let p = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&p)?;
+            Ok(TempDir(p))
+        }
+
+        /// Its path.
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl BenchDb {
+    fn create(backend: Backend, mysql: Option<&str>) -> Result<BenchDb, String> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile_dir::TempDir::new("odr-bench").map_err(|e| e.to_string())?;
+                let url = format!("sqlite://{}", dir.path().join("odr.db").display());
+                Ok(BenchDb {
+                    url,
+                    server: None,
+                    name: None,
+                    _dir: Some(dir),
+                })
+            }
+            Backend::Mysql => {
+                let server = mysql.ok_or("no MariaDB URL")?.trim_end_matches('/').to_string();
+                let mut admin = MysqlConnection::establish(&server).map_err(|e| format!("{server}: {e}"))?;
+                let name = format!("odr_bench_{}", uuid::Uuid::new_v4().simple());
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+                    .map_err(|e| e.to_string())?;
+                Ok(BenchDb {
+                    url: format!("{server}/{name}"),
+                    server: Some(server),
+                    name: Some(name),
+                    _dir: None,
+                })
+            }
+        }
+    }
+}
+
+impl Drop for BenchDb {
+    fn drop(&mut self) {
+        if let (Some(server), Some(name)) = (&self.server, &self.name) {
+            if let Ok(mut admin) = MysqlConnection::establish(server) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"));
+            }
+        }
+    }
+}
+
+/// Runs the selected scenarios and prints the table and the machine-readable lines.
+pub async fn run(opts: BenchOptions) -> Result<Vec<Figure>, String> {
+    let mut backends = vec![Backend::Sqlite];
+    if opts.mysql.is_some() {
+        backends.push(Backend::Mysql);
+    }
+    let wanted = |name: &str| opts.only.is_empty() || opts.only.iter().any(|o| name.contains(o.as_str()));
+    let mut figures = Vec::new();
+    for backend in backends {
+        if wanted("engine-overhead") {
+            figures.push(engine_overhead(backend, &opts).await?);
+            eprintln!("{}", figures[figures.len() - 1].line());
+        }
+        if wanted("deceased") || wanted("keyset-resume") {
+            for f in deceased(backend, &opts, wanted("keyset-resume")).await? {
+                eprintln!("{}", f.line());
+                figures.push(f);
+            }
+        }
+    }
+    print_table(&figures);
+    Ok(figures)
+}
+
+fn print_table(figures: &[Figure]) {
+    println!();
+    println!("| scenario | backend | throughput | bound | ratio | end/start | peak RSS | note |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for f in figures {
+        println!(
+            "| {} | {} | {:.1}/s | {:.1}/s | {:.3} | {:.3} | {:.1} MB | {} |",
+            f.scenario,
+            f.backend,
+            f.throughput,
+            f.bound,
+            if f.bound > 0.0 { f.throughput / f.bound } else { 0.0 },
+            f.end_vs_start,
+            f.peak_rss_mb,
+            f.note
+        );
+    }
+    println!();
+    for f in figures {
+        println!("{}", f.line());
+    }
+}
+
+/// A job whose operations commit nothing but the resume point: the engine's own cost.
+struct EmptyJob {
+    ops: i64,
+    done: i64,
+}
+
+impl Job for EmptyJob {
+    fn name(&self) -> &'static str {
+        "BenchEmptyJob"
+    }
+
+    fn budget(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+
+    async fn step(&mut self, slice: &mut Slice) -> Result<Step, JobError> {
+        if self.done == self.ops {
+            return Ok(Step::Finished);
+        }
+        self.done += 1;
+        slice
+            .commit(CursorChange::Set(self.done.to_string()), |_| Ok(()))
+            .await?;
+        Ok(Step::Continue)
+    }
+
+    fn processed(&self) -> i64 {
+        self.done
+    }
+
+    fn figures(&self) -> String {
+        format!("{} operations", self.done)
+    }
+}
+
+async fn engine_overhead(backend: Backend, opts: &BenchOptions) -> Result<Figure, String> {
+    let db = BenchDb::create(backend, opts.mysql.as_deref())?;
+    migrate::run(&db.url).map_err(|e| e.to_string())?;
+    let pool = Db::new(&db.url, 4).map_err(|e| e.to_string())?;
+    let ctx = EngineCtx {
+        db: pool,
+        node: "bench".into(),
+        clock: Clock::new(chrono_tz::UTC),
+    };
+    let ops = if opts.quick { 500 } else { 3000 };
+    // Warm the pool and the lease row first.
+    engine::run_slice(&ctx, EmptyJob { ops: 10, done: 0 }).await;
+    let started = Instant::now();
+    let report = engine::run_slice(&ctx, EmptyJob { ops, done: 0 }).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    if report.error.is_some() {
+        return Err(report.line);
+    }
+    let per_op_ms = elapsed * 1000.0 / ops as f64;
+    let target = match backend {
+        Backend::Sqlite => 0.5,
+        Backend::Mysql => 2.0,
+    };
+    Ok(Figure {
+        scenario: "engine-overhead",
+        backend: backend.name(),
+        throughput: ops as f64 / elapsed,
+        // The target is the bound here: lease check + commit within `target` ms.
+        bound: 1000.0 / target,
+        end_vs_start: 1.0,
+        peak_rss_mb: peak_rss_mb(std::process::id()),
+        note: format!("{per_op_ms:.3} ms per empty operation (lease check + commit; target {target} ms)"),
+    })
+}
+
+/// Deceased cleanup: a whole pass over the population, the service in a child process.
+async fn deceased(backend: Backend, opts: &BenchOptions, keyset: bool) -> Result<Vec<Figure>, String> {
+    let citizens_n = if opts.quick { 90_000 } else { 900_000 };
+    let latency = Duration::from_millis(50);
+    let (pi_batch, in_flight, batch) = (100usize, 20usize, 10_000usize);
+    let db = BenchDb::create(backend, opts.mysql.as_deref())?;
+    migrate::run(&db.url).map_err(|e| e.to_string())?;
+    let today = Utc::now().date_naive();
+    let spec = Spec {
+        citizens: citizens_n,
+        history_per_mille: 111,
+        unregistered_per_mille: 0,
+        dead_long_ago_per_mille: 10,
+        dead_recently_per_mille: 2,
+        emigrated_per_mille: 5,
+        inactive_per_mille: 3,
+        born_from: NaiveDate::from_ymd_opt(1930, 1, 1).ok_or("date")?,
+        born_to: NaiveDate::from_ymd_opt(2008, 12, 31).ok_or("date")?,
+        today,
+        seed: 42,
+    };
+    let people = population::citizens(&spec);
+    let loading = Instant::now();
+    {
+        let url = DbUrl::parse(&db.url).map_err(|e| e.to_string())?;
+        let mut conn = establish(&url).map_err(|e| e.to_string())?;
+        population::load(&mut conn, &people, stored(Utc::now()), false, |_| {}).map_err(|e| e.to_string())?;
+    }
+    let registrations: usize = people.iter().map(|c| usize::from(c.registrations)).sum();
+    eprintln!(
+        "bench: {} loaded {} citizens / {} registrations in {:.1} s",
+        backend.name(),
+        people.len(),
+        registrations,
+        loading.elapsed().as_secs_f64()
+    );
+    let mut figures = Vec::new();
+    if keyset {
+        figures.push(keyset_resume(backend, &db.url, &people).await?);
+    }
+    let fake = FakePersonInformation::start().await.map_err(|e| e.to_string())?;
+    fake.set_people(population::statuses(&people));
+    fake.set_latency(latency);
+    let props = format!(
+        "personinformation.url={}\npersoninformation.batchsize.deceased={pi_batch}\n\
+         personinformation.defaultMaxConnectionsPerRoute={in_flight}\ndeletion.batchsize.deceased={batch}\n\
+         deletion.desired.execution.duration.deceased=PT2S\n",
+        fake.base_url()
+    );
+    let service = Service::start(&db, &props)?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("{}/odr-operations/odr-slettejob/deceased/start", service.base);
+    let started = Instant::now();
+    let mut slices: Vec<(f64, i64)> = Vec::new();
+    loop {
+        let t = Instant::now();
+        let line = client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        let checked = figure_before(&line, " CPR checked").ok_or_else(|| format!("unexpected answer: {line}"))?;
+        slices.push((t.elapsed().as_secs_f64(), checked));
+        if line.contains(": Finished after ") {
+            break;
+        }
+        if line.contains("Failed") {
+            return Err(line);
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let total: i64 = slices.iter().map(|s| s.1).sum();
+    let per_batch = |s: &(f64, i64)| s.0 / (s.1 as f64 / batch as f64).max(1.0);
+    // The last slice is a partial one (end of pass): compare the last full slice with the first.
+    let full: Vec<&(f64, i64)> = slices.iter().filter(|s| s.1 as usize >= batch).collect();
+    let end_vs_start = match (full.first(), full.last()) {
+        (Some(a), Some(b)) => per_batch(b) / per_batch(a),
+        _ => 1.0,
+    };
+    let rss = peak_rss_mb(service.pid());
+    let bound = (in_flight.min(batch / pi_batch) * pi_batch) as f64 / latency.as_secs_f64();
+    figures.push(Figure {
+        scenario: "deceased-cleanup",
+        backend: backend.name(),
+        throughput: total as f64 / wall,
+        bound,
+        end_vs_start,
+        peak_rss_mb: rss,
+        note: format!(
+            "{total} CPR in {wall:.1} s over {} slices; {registrations} registrations; PI {pi_batch}/request, {in_flight} in flight, {} ms",
+            slices.len(),
+            latency.as_millis()
+        ),
+    });
+    drop(service);
+    fake.stop().await;
+    Ok(figures)
+}
+
+/// Cost of resuming the keyset walk near the end vs at the start.
+async fn keyset_resume(backend: Backend, url: &str, people: &[population::Citizen]) -> Result<Figure, String> {
+    let mut cprs: Vec<&str> = people
+        .iter()
+        .filter(|c| c.registrations > 0)
+        .map(|c| c.cpr.as_str())
+        .collect();
+    cprs.sort_unstable();
+    let near_end = cprs
+        .get(cprs.len().saturating_sub(1001))
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let pool = Db::new(url, 2).map_err(|e| e.to_string())?;
+    let measure = |after: String| {
+        let pool = pool.clone();
+        async move {
+            pool.run(move |conn| {
+                let mut times = Vec::new();
+                for _ in 0..30 {
+                    let t = Instant::now();
+                    let batch = registration::next_cprs_with_data(conn, &after, 1000)?;
+                    times.push(t.elapsed().as_secs_f64());
+                    if batch.len() != 1000 {
+                        return Err(DbError::Aborted(format!("expected 1000 CPRs, got {}", batch.len())));
+                    }
+                }
+                times.sort_by(f64::total_cmp);
+                Ok::<f64, DbError>(times[times.len() / 2])
+            })
+            .await
+            .map_err(|e| e.to_string())
+        }
+    };
+    let at_start = measure(String::new()).await?;
+    let at_end = measure(near_end).await?;
+    Ok(Figure {
+        scenario: "keyset-resume",
+        backend: backend.name(),
+        throughput: 1000.0 / at_end,
+        bound: 1000.0 / at_start,
+        end_vs_start: at_end / at_start,
+        peak_rss_mb: peak_rss_mb(std::process::id()),
+        note: format!(
+            "batch of 1000 at position {} vs 0: {:.2} ms vs {:.2} ms (median of 30)",
+            cprs.len().saturating_sub(1001),
+            at_end * 1000.0,
+            at_start * 1000.0
+        ),
+    })
+}
+
+fn figure_before(line: &str, marker: &str) -> Option<i64> {
+    let head = &line[..line.find(marker)?];
+    head.rsplit(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// `odr-operations serve` in a child process on a free port, killed on drop.
+struct Service {
+    child: Child,
+    base: String,
+    _dir: tempfile_dir::TempDir,
+}
+
+impl Service {
+    fn start(db: &BenchDb, extra: &str) -> Result<Service, String> {
+        let dir = tempfile_dir::TempDir::new("odr-bench-svc").map_err(|e| e.to_string())?;
+        let port = free_port()?;
+        let config = dir.path().join("operations.properties");
+        let mut f = std::fs::File::create(&config).map_err(|e| e.to_string())?;
+        writeln!(
+            f,
+            "server.bind=127.0.0.1:{port}\ndatasource.odr.url={}\nlogging.config={}\n{extra}",
+            db.url,
+            dir.path().join("no-log4rs.yaml").display()
+        )
+        .map_err(|e| e.to_string())?;
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let child = Command::new(exe)
+            .args(["--config", &config.display().to_string(), "serve"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let base = format!("http://127.0.0.1:{port}");
+        wait_ready(&format!("{base}/odr-operations/odr-slettejob/status"))?;
+        Ok(Service { child, base, _dir: dir })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+fn wait_ready(url: &str) -> Result<(), String> {
+    for _ in 0..200 {
+        if status_is_200(url) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("the service did not answer {url}"))
+}
+
+fn status_is_200(url: &str) -> bool {
+    // A plain HTTP/1.0 probe: no blocking HTTP client needed in the binary.
+    let Some(addr) = url.strip_prefix("http://").and_then(|r| r.split('/').next()) else {
+        return false;
+    };
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let path = &url[url.find(addr).map_or(0, |i| i + addr.len())..];
+    let req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    matches!(s.read(&mut buf), Ok(n) if n >= 12 && &buf[9..12] == b"200")
+}
+
+/// Peak resident set size (VmHWM) of a process, in MB.
+pub fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -1,0 +1,278 @@
+//! A synthetic, deterministic population: realistic CPR numbers (valid dates, century digit),
+//! registrations with history, CPR statuses for the fake PersonInformation, and
+//! `v2_person_simplified` rows for the notification job.
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::dialect::insert_batch;
+use crate::db::models::registration::{self, NewRegistration};
+use crate::db::schema::person_simplified;
+use crate::db::DbConn;
+
+/// A small deterministic random generator (splitmix64): same seed, same population.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+}
+
+/// The CPR number of the `seq`-th person born on `birth` (seq < 1000 per day and century band).
+///
+/// The 7th digit encodes the century: 0-3 for 1900-1999, 4 for 2000-2036 (SPEC §7).
+pub fn cpr_for(birth: NaiveDate, seq: u32) -> String {
+    use chrono::Datelike;
+    let year = birth.year();
+    let (first, span) = if year >= 2000 { (4000, 1000) } else { (0, 4000) };
+    let serial = first + seq % span;
+    format!("{:02}{:02}{:02}{:04}", birth.day(), birth.month(), year % 100, serial)
+}
+
+/// What happened to a citizen, as PersonInformation reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Status 01.
+    Alive,
+    /// Status 90, dead for years.
+    DeadLongAgo,
+    /// Status 90, dead within the last months (kept by the cleanup).
+    DeadRecently,
+    /// Status 80.
+    Emigrated,
+    /// Status 20.
+    Inactive,
+}
+
+impl Fate {
+    /// The two-digit CPR status code.
+    pub fn status(self) -> &'static str {
+        match self {
+            Fate::Alive => "01",
+            Fate::DeadLongAgo | Fate::DeadRecently => "90",
+            Fate::Emigrated => "80",
+            Fate::Inactive => "20",
+        }
+    }
+}
+
+/// One synthetic citizen.
+#[derive(Debug, Clone)]
+pub struct Citizen {
+    /// CPR number (10 digits).
+    pub cpr: String,
+    /// Birth date.
+    pub birth: NaiveDate,
+    /// Status as PersonInformation reports it.
+    pub fate: Fate,
+    /// Status date.
+    pub status_date: Option<NaiveDate>,
+    /// Registrations: 0 (none), 1 (active) or 2 (history + active).
+    pub registrations: u8,
+}
+
+/// Shape of a population.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Number of citizens.
+    pub citizens: usize,
+    /// Per mille of citizens with a second (historical) registration.
+    pub history_per_mille: u64,
+    /// Per mille without any registration (only in stamdata).
+    pub unregistered_per_mille: u64,
+    /// Per mille dead long ago.
+    pub dead_long_ago_per_mille: u64,
+    /// Per mille dead recently.
+    pub dead_recently_per_mille: u64,
+    /// Per mille emigrated.
+    pub emigrated_per_mille: u64,
+    /// Per mille inactive.
+    pub inactive_per_mille: u64,
+    /// First birth date.
+    pub born_from: NaiveDate,
+    /// Last birth date.
+    pub born_to: NaiveDate,
+    /// Today, for status dates.
+    pub today: NaiveDate,
+    /// Random seed.
+    pub seed: u64,
+}
+
+/// Generates the citizens of `spec` in CPR-independent order (by birth date, then serial).
+pub fn citizens(spec: &Spec) -> Vec<Citizen> {
+    let days = (spec.born_to - spec.born_from).num_days().max(0) as usize + 1;
+    let mut rng = Rng::new(spec.seed);
+    let mut out = Vec::with_capacity(spec.citizens);
+    for i in 0..spec.citizens {
+        let birth = spec.born_from + Duration::days((i % days) as i64);
+        let seq = u32::try_from(i / days).unwrap_or(u32::MAX);
+        let roll = rng.below(1000);
+        let bands = [
+            (spec.dead_long_ago_per_mille, Fate::DeadLongAgo),
+            (spec.dead_recently_per_mille, Fate::DeadRecently),
+            (spec.emigrated_per_mille, Fate::Emigrated),
+            (spec.inactive_per_mille, Fate::Inactive),
+        ];
+        let mut edge = 0;
+        let mut fate = Fate::Alive;
+        for (per_mille, f) in bands {
+            edge += per_mille;
+            if roll < edge {
+                fate = f;
+                break;
+            }
+        }
+        let status_date = match fate {
+            Fate::Alive => None,
+            Fate::DeadLongAgo => Some(spec.today - Duration::days(400 + rng.below(3000) as i64)),
+            Fate::DeadRecently => Some(spec.today - Duration::days(1 + rng.below(300) as i64)),
+            Fate::Emigrated | Fate::Inactive => Some(spec.today - Duration::days(1 + rng.below(2000) as i64)),
+        };
+        let r = rng.below(1000);
+        let registrations = if r < spec.unregistered_per_mille {
+            0
+        } else if r < spec.unregistered_per_mille + spec.history_per_mille {
+            2
+        } else {
+            1
+        };
+        out.push(Citizen {
+            cpr: cpr_for(birth, seq),
+            birth,
+            fate,
+            status_date,
+            registrations,
+        });
+    }
+    out
+}
+
+/// Registrations of `citizens`: one active each, plus a closed historical one where drawn.
+pub fn registrations_of(citizens: &[Citizen], now: NaiveDateTime) -> Vec<NewRegistration> {
+    let mut rows = Vec::new();
+    let old = now - Duration::days(3000);
+    let changed = now - Duration::days(700);
+    for c in citizens {
+        if c.registrations == 2 {
+            let mut history = NewRegistration::full(&c.cpr, old, Some(changed));
+            history.permission_type = "LIMITED".to_string();
+            history.skin = false;
+            rows.push(history);
+        }
+        if c.registrations >= 1 {
+            rows.push(NewRegistration::full(
+                &c.cpr,
+                if c.registrations == 2 { changed } else { old },
+                None,
+            ));
+        }
+    }
+    rows
+}
+
+/// A `v2_person_simplified` row.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = person_simplified)]
+pub struct NewPerson {
+    /// `Cpr`.
+    pub cpr: String,
+    /// `BirthDate`.
+    pub birth_date: NaiveDate,
+    /// `Status` (two digits).
+    pub status: String,
+    /// `StatusDate`.
+    pub status_date: Option<NaiveDate>,
+}
+
+/// Loads the registrations (and, with `stamdata`, the `v2_person_simplified` rows) of
+/// `citizens`, in transactions of 20,000 citizens; `progress` hears how many were loaded.
+pub fn load(
+    conn: &mut DbConn,
+    citizens: &[Citizen],
+    now: NaiveDateTime,
+    stamdata: bool,
+    mut progress: impl FnMut(usize),
+) -> QueryResult<()> {
+    for chunk in citizens.chunks(20_000) {
+        conn.transaction(|conn| {
+            registration::insert_many(conn, &registrations_of(chunk, now))?;
+            if !stamdata {
+                return Ok(());
+            }
+            let people: Vec<NewPerson> = chunk
+                .iter()
+                .map(|c| NewPerson {
+                    cpr: c.cpr.clone(),
+                    birth_date: c.birth,
+                    status: c.fate.status().to_string(),
+                    status_date: c.status_date,
+                })
+                .collect();
+            insert_batch!(conn, person_simplified::table, people)?;
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        progress(chunk.len());
+    }
+    Ok(())
+}
+
+/// The fake PersonInformation's view of `citizens`: (CPR, status, status date).
+pub fn statuses(citizens: &[Citizen]) -> impl Iterator<Item = (String, String, Option<NaiveDate>)> + '_ {
+    citizens
+        .iter()
+        .map(|c| (c.cpr.clone(), c.fate.status().to_string(), c.status_date))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::cpr::Cpr;
+
+    #[test]
+    fn cpr_numbers_are_unique_valid_and_carry_their_birth_date() {
+        let spec = Spec {
+            citizens: 50_000,
+            history_per_mille: 100,
+            unregistered_per_mille: 50,
+            dead_long_ago_per_mille: 10,
+            dead_recently_per_mille: 5,
+            emigrated_per_mille: 10,
+            inactive_per_mille: 5,
+            born_from: NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
+            born_to: NaiveDate::from_ymd_opt(2010, 12, 31).unwrap(),
+            today: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            seed: 7,
+        };
+        let people = citizens(&spec);
+        let unique: HashSet<&str> = people.iter().map(|c| c.cpr.as_str()).collect();
+        assert_eq!(unique.len(), people.len());
+        for c in &people {
+            assert_eq!(Cpr::parse(&c.cpr).unwrap().birth_date(), Some(c.birth), "{}", c.birth);
+        }
+        let dead = people.iter().filter(|c| c.fate == Fate::DeadLongAgo).count();
+        assert!((300..700).contains(&dead), "about 1 %: {dead}");
+    }
+}
