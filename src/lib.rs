@@ -15,5 +15,6 @@ pub mod db;
 pub mod engine;
 pub mod jobs;
 pub mod logging;
+pub mod metrics;
 pub mod simulator;
 pub mod web;

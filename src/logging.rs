@@ -29,3 +29,26 @@ pub fn init(path: &Path) -> Result<Option<String>, String> {
         path.display()
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_repos_log4rs_yaml_routes_audit_lines_to_the_audit_log_only() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/log4rs.yaml");
+        let config = log4rs::config::load_config_file(path, Default::default()).unwrap();
+        let mut names: Vec<&str> = config.appenders().iter().map(|a| a.name()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["application", "audit", "console"]);
+        assert_eq!(config.root().appenders(), ["console", "application"]);
+        let audit = config.loggers().iter().find(|l| l.name() == "audit").unwrap();
+        assert_eq!(audit.appenders(), ["audit"]);
+        assert!(
+            !audit.additive(),
+            "audit lines must not reach the application log or the console"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.contains("path: logs/odr-operations.log") && text.contains("path: logs/audit.log"));
+        assert_eq!(text.matches("kind: size").count(), 2, "both files roll by size");
+        assert_eq!(text.matches("count: ").count(), 2, "with a bounded number of files");
+    }
+}

@@ -223,6 +223,7 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         Ok(None) => {
             log::info!("{name}: skipped, another node holds the lease");
             record(ctx, name, started_at, Outcome::Skipped, 0, None).await;
+            count_slice(name, Outcome::Skipped);
             return SliceReport {
                 job: name,
                 outcome: Outcome::Skipped,
@@ -235,6 +236,7 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
             let reason = e.to_string();
             log::error!("{name}: cannot take the lease: {reason}");
             record(ctx, name, started_at, Outcome::Failed, 0, Some(&reason)).await;
+            count_slice(name, Outcome::Failed);
             return SliceReport {
                 job: name,
                 outcome: Outcome::Failed,
@@ -285,12 +287,19 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         None => log::info!("{name}: slice {outcome} after {elapsed:.1} s; {figures}"),
     }
     record(ctx, name, started_at, outcome, job.processed(), error.as_deref()).await;
+    count_slice(name, outcome);
     SliceReport {
         job: name,
         outcome,
         line,
         processed: job.processed(),
         error,
+    }
+}
+
+fn count_slice(job: &str, outcome: Outcome) {
+    if let Some(m) = crate::metrics::get() {
+        m.slices.with_label_values(&[job, outcome.as_str()]).inc();
     }
 }
 

@@ -172,6 +172,13 @@ impl Job for CleanupJob {
                 Some(_) => {}
             }
         }
+        if let Some(m) = crate::metrics::get() {
+            m.cpr_checked.with_label_values(&[self.name]).inc_by(batch.len() as u64);
+            match rule {
+                Rule::RemoveDeadOnOrBefore(_) => m.citizens_removed.inc_by(targets.len() as u64),
+                Rule::CloseEmigrated => m.registrations_closed.inc_by(rows as u64),
+            }
+        }
         self.checked += i64::try_from(batch.len()).unwrap_or(i64::MAX);
         self.acted += i64::try_from(targets.len()).unwrap_or(i64::MAX);
         self.rows += i64::try_from(rows).unwrap_or(i64::MAX);

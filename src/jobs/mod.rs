@@ -25,6 +25,7 @@ pub const NOTIFICATION: &str = "OrganDonorNotification";
 /// slice still holds its lease.
 pub async fn record_service_error(slice: &Slice, service: Service, message: &str) -> Result<(), JobError> {
     log::error!("{service} failed: {message}");
+    crate::metrics::external_error(service.as_str());
     let at = slice.clock().now();
     let message = message.to_string();
     slice

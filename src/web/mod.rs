@@ -19,6 +19,8 @@ pub const NOTIFICATION_STATUS: &str = "/odr-operations/odr-send-digitalpost-noti
 pub const SLETTEJOB_ALARM: &str = "/odr-operations/odr-slettejob/alarm";
 /// Notification alarm page.
 pub const NOTIFICATION_ALARM: &str = "/odr-operations/odr-send-digitalpost-notifikation/alarm";
+/// Prometheus metrics.
+pub const METRICS: &str = "/odr-operations/metrics";
 /// Start URL of OrganDonorDeceasedCleanup.
 pub const DECEASED_START: &str = "/odr-operations/odr-slettejob/deceased/start";
 /// Start URL of OrganDonorEmigratedCleanup.
@@ -35,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     page(cfg, NOTIFICATION_STATUS, status::notification);
     page(cfg, SLETTEJOB_ALARM, alarm::slettejob);
     page(cfg, NOTIFICATION_ALARM, notification_alarm::notification);
+    page(cfg, METRICS, status::metrics);
     // Start URLs answer GET only: a HEAD probe must not run a slice.
     cfg.service(
         get_resource(DECEASED_START).route(web::get().to(jobs::start::<crate::jobs::deceased::DeceasedFactory>)),

@@ -110,6 +110,8 @@ pub async fn middleware(
     let started = Instant::now();
     // Handlers turn their errors into responses, so an Err here is rare; it passes through as is.
     let mut res = scope(id.clone(), next.call(req)).await?;
+    // The route pattern, not the path: unknown paths must not grow the label set.
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HeaderName::from_static(HEADER), value);
     }
@@ -121,5 +123,6 @@ pub async fn middleware(
         res.status().as_u16(),
         started.elapsed().as_secs_f64() * 1000.0
     );
+    crate::metrics::observe_request(&route, res.status().as_u16(), started.elapsed());
     Ok(res)
 }

@@ -93,3 +93,23 @@ pub async fn notification(state: web::Data<AppState>) -> HttpResponse {
         }
     }
 }
+
+/// `GET /odr-operations/metrics`: Prometheus text; letter counts refreshed from the database.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let (Some(m), Ok(counts)) = (
+        crate::metrics::get(),
+        state
+            .db
+            .odr
+            .run(|conn| Ok::<_, DbError>(notification::count_by_status(conn)?))
+            .await,
+    ) {
+        for status in LetterStatus::ALL {
+            let n = counts.iter().find(|(k, _)| k == status.as_str()).map_or(0, |(_, n)| *n);
+            m.letters.with_label_values(&[status.as_str()]).set(n);
+        }
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::render())
+}

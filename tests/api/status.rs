@@ -156,3 +156,55 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_a_sentence() {
     );
     app.stop().await;
 }
+
+async fn metrics_are_valid_prometheus_text_with_the_service_figures(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else { return };
+    let fake = odr_operations::simulator::person_information::FakePersonInformation::start()
+        .await
+        .unwrap();
+    fake.set_person("0101401111", "90", Some("2020-01-01".parse().unwrap()));
+    let app = spawn_app(&db, &format!("personinformation.url={}", fake.base_url())).await;
+    db.execute(
+        "INSERT INTO OrganDonorRegistration (Cpr, PermissionType, ValidFrom, CreatedDateTime, ModifiedDateTime) \
+         VALUES ('0101401111', 'FULL', '2020-01-01 00:00:00', '2020-01-01 00:00:00', '2020-01-01 00:00:00')",
+    );
+    let (code, _) = app.get_text("/odr-operations/odr-slettejob/deceased/start").await;
+    assert_eq!(code, 200);
+    let res = app.get("/odr-operations/metrics").await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let body = res.text().await.unwrap();
+    let lines = body.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
+    let value = |name: &str, label: Option<(&str, &str)>| {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum::<f64>()
+    };
+    assert!(
+        value("odr_slices_total", Some(("job", "OrganDonorDeceasedCleanup"))) >= 1.0,
+        "{body}"
+    );
+    assert!(value("odr_cpr_checked_total", Some(("job", "OrganDonorDeceasedCleanup"))) >= 1.0);
+    assert!(value("odr_citizens_removed_total", None) >= 1.0);
+    assert_eq!(value("odr_letters", Some(("status", "Pending"))), 0.0);
+    assert!(scrape
+        .samples
+        .iter()
+        .any(|s| s.metric.starts_with("odr_http_request_duration_seconds")));
+    assert!(scrape.docs.contains_key("odr_external_errors_total") || !body.contains("odr_external_errors_total{"));
+    app.stop().await;
+    fake.stop().await;
+}
+both_backends!(metrics_are_valid_prometheus_text_with_the_service_figures);
