@@ -525,6 +525,15 @@ fn parse_properties(file: &str, text: &str) -> Result<(HashMap<String, String>, 
     Ok((values, warnings))
 }
 
+/// Longest duration accepted anywhere: keeps every date computation far from overflow.
+const MAX_YEARS: f64 = 100.0;
+const TOO_LONG: &str = "is longer than 100 years";
+
+/// Seconds as a `Duration`, if within [`MAX_YEARS`].
+fn bounded(secs: f64) -> Option<Duration> {
+    (secs.is_finite() && secs <= MAX_YEARS * 366.0 * 86_400.0).then(|| Duration::from_secs_f64(secs))
+}
+
 struct Reader<'a> {
     file: &'a str,
     values: &'a HashMap<String, String>,
@@ -658,7 +667,7 @@ impl Reader<'_> {
         if secs <= 0.0 {
             return Err(self.bad(key, &v, "must be a positive ISO-8601 duration (example: PT20S)"));
         }
-        Ok(Duration::from_secs_f64(secs))
+        bounded(secs).ok_or_else(|| self.bad(key, &v, TOO_LONG))
     }
 
     /// A calendar period, e.g. `P12M`; years and months must be whole.
@@ -671,13 +680,17 @@ impl Reader<'_> {
             + f64::from(d.hour) * 3_600.0
             + f64::from(d.minute) * 60.0
             + f64::from(d.second);
-        let months = d.year as u32 * 12 + d.month as u32;
-        if months == 0 && secs <= 0.0 {
+        let months = f64::from(d.year) * 12.0 + f64::from(d.month);
+        if months == 0.0 && secs <= 0.0 {
             return Err(self.bad(key, &v, "must be a positive ISO-8601 period (example: P12M)"));
         }
+        if months > MAX_YEARS * 12.0 {
+            return Err(self.bad(key, &v, TOO_LONG));
+        }
+        let fixed = bounded(secs).ok_or_else(|| self.bad(key, &v, TOO_LONG))?;
         Ok(Period {
-            months,
-            fixed: Duration::from_secs_f64(secs),
+            months: months as u32,
+            fixed,
         })
     }
 
@@ -687,6 +700,9 @@ impl Reader<'_> {
         if !only_years || d.year.fract() != 0.0 || d.year < 1.0 {
             return Err(self.bad(key, &v, "must be whole years only (example: P18Y)"));
         }
+        if f64::from(d.year) > MAX_YEARS {
+            return Err(self.bad(key, &v, TOO_LONG));
+        }
         Ok(d.year as u32)
     }
 
@@ -695,6 +711,9 @@ impl Reader<'_> {
         let only_days = d.year == 0.0 && d.month == 0.0 && d.hour == 0.0 && d.minute == 0.0 && d.second == 0.0;
         if !only_days || d.day.fract() != 0.0 {
             return Err(self.bad(key, &v, "must be whole days only (example: P14D)"));
+        }
+        if f64::from(d.day) > MAX_YEARS * 366.0 {
+            return Err(self.bad(key, &v, TOO_LONG));
         }
         Ok(d.day as u32)
     }

@@ -90,6 +90,8 @@ fn each_kind_of_bad_value_names_file_key_value_and_form() {
     let cases = [
         ("deletion.save.deceased", "12 months", "operations.properties: deletion.save.deceased = \"12 months\" is not an ISO-8601 duration (example: P12M)"),
         ("deletion.desired.execution.duration.deceased", "20s", "operations.properties: deletion.desired.execution.duration.deceased = \"20s\" is not an ISO-8601 duration (example: PT20S)"),
+        ("deletion.save.deceased", "P1000Y", "operations.properties: deletion.save.deceased = \"P1000Y\" is longer than 100 years"),
+        ("deletion.desired.execution.duration.deceased", "PT99999999999S", "operations.properties: deletion.desired.execution.duration.deceased = \"PT99999999999S\" is longer than 100 years"),
         ("deletion.desired.execution.duration.emigrated", "P1M", "operations.properties: deletion.desired.execution.duration.emigrated = \"P1M\" must be a fixed ISO-8601 duration without years or months (example: PT20S)"),
         ("digitalpost.notification.odr.legalage.periode.year", "P18Y6M", "operations.properties: digitalpost.notification.odr.legalage.periode.year = \"P18Y6M\" must be whole years only (example: P18Y)"),
         ("digitalpost.notification.odr.legalage.periode.year", "P17.5Y", "operations.properties: digitalpost.notification.odr.legalage.periode.year = \"P17.5Y\" must be whole years only (example: P18Y)"),
@@ -183,4 +185,46 @@ fn an_explicit_config_file_that_is_missing_refuses_start_up() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/odr/operations.properties: cannot be read"));
+}
+
+mod fuzz {
+    use odr_operations::config::{Settings, KEYS};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any value of any key: settings or one line naming that key, never a panic.
+        #[test]
+        fn any_value_of_any_key_is_accepted_or_named(key_index in 0..KEYS.len(), value in "\\PC{0,40}") {
+            let key = KEYS[key_index].name;
+            let text = format!("{key}={value}\n");
+            match Settings::from_properties("fuzz.properties", &text) {
+                Ok(_) => {}
+                Err(e) => {
+                    let line = e.to_string();
+                    prop_assert!(!line.contains('\n'), "one line: {line}");
+                    prop_assert!(line.starts_with(&format!("fuzz.properties: {key} = \"")), "{line}");
+                }
+            }
+        }
+
+        /// Any file content: settings or an error line, never a panic.
+        #[test]
+        fn any_file_is_accepted_or_refused_with_one_line(text in "(\\PC{0,30}[=:]?\\PC{0,30}\n){0,8}") {
+            if let Err(e) = Settings::from_properties("fuzz.properties", &text) {
+                prop_assert!(e.to_string().starts_with("fuzz.properties: "));
+            }
+        }
+
+        /// Durations in every ISO-8601 shape.
+        #[test]
+        fn iso_durations_never_panic(y in 0u32..40, m in 0u32..30, d in 0u32..400, h in 0u32..30, s in 0u32..100, frac in any::<bool>()) {
+            let v = if frac { format!("P{y}Y{m}M{d}DT{h}H{s}.5S") } else { format!("P{y}Y{m}M{d}DT{h}H{s}S") };
+            for key in ["deletion.save.deceased", "deletion.desired.execution.duration.deceased",
+                        "digitalpost.notification.odr.legalage.periode.year", "digitalpost.notification.odr.legalage.offset.days"] {
+                let _ = Settings::from_properties("fuzz.properties", &format!("{key}={v}\n"));
+            }
+        }
+    }
 }
