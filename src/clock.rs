@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 #[derive(Clone, Debug)]
 pub struct Clock {
     tz: Tz,
-    offset_ms: Arc<AtomicI64>,
+    offset_ns: Arc<AtomicI64>,
 }
 
 impl Clock {
@@ -20,13 +20,13 @@ impl Clock {
     pub fn new(tz: Tz) -> Clock {
         Clock {
             tz,
-            offset_ms: Arc::new(AtomicI64::new(0)),
+            offset_ns: Arc::new(AtomicI64::new(0)),
         }
     }
 
     /// The current instant (UTC), offset applied.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        Utc::now() + chrono::Duration::nanoseconds(self.offset_ns.load(Ordering::Relaxed))
     }
 
     /// Today's date in the configured zone.
@@ -41,7 +41,9 @@ impl Clock {
 
     /// Moves this clock (and every clone of it) by `delta` from the wall clock.
     pub fn set_offset(&self, delta: chrono::Duration) {
-        self.offset_ms.store(delta.num_milliseconds(), Ordering::Relaxed);
+        // Nanoseconds: a millisecond offset could put now() just before the instant set.
+        self.offset_ns
+            .store(delta.num_nanoseconds().unwrap_or(i64::MAX), Ordering::Relaxed);
     }
 
     /// Makes `now()` return about `t` from here on.

@@ -293,7 +293,7 @@ fn mask_digit_runs(s: &str) -> String {
     let mut run = String::new();
     let flush = |run: &mut String, out: &mut String| {
         if run.len() >= MASK_DIGITS_FROM {
-            out.extend(std::iter::repeat('*').take(run.len()));
+            out.extend(std::iter::repeat_n('*', run.len()));
         } else {
             out.push_str(run);
         }

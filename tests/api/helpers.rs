@@ -249,3 +249,27 @@ pub fn capture_logs() {
 pub fn captured_logs() -> Vec<(String, String)> {
     CAPTURED.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
+
+/// Runs SQL through the real command-line client, as an operator would (`mariadb -uroot
+/// -h127.0.0.1 <db> -e '<sql>'` or `sqlite3 <file> '<sql>'`); returns what it printed.
+pub fn operator_sql(db: &TestDb, sql: &str) -> String {
+    let output = match db.backend {
+        Backend::Mysql => std::process::Command::new("mariadb")
+            .args(["-uroot", "-h127.0.0.1"])
+            .arg(db.mysql_name.as_deref().expect("MariaDB test database name"))
+            .args(["-e", sql])
+            .output(),
+        Backend::Sqlite => std::process::Command::new("sqlite3")
+            .args(["-cmd", ".timeout 10000"])
+            .arg(db.sqlite_path().expect("SQLite test file"))
+            .arg(sql)
+            .output(),
+    }
+    .expect("the database command-line client runs");
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
