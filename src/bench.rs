@@ -161,6 +161,13 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<Figure>, String> {
                 figures.push(f);
             }
         }
+        if wanted("notification") {
+            figures.push(notification(backend, &opts).await?);
+            eprintln!("{}", figures[figures.len() - 1].line());
+        }
+        if wanted("pages") {
+            figures.extend(pages(backend, &opts).await?);
+        }
     }
     print_table(&figures);
     Ok(figures)
@@ -505,4 +512,156 @@ pub fn peak_rss_mb(pid: u32) -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Notification: every recipient of one date, the Digital Post fake answering after 50 ms.
+async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Figure, String> {
+    let recipients = if opts.quick { 10_000 } else { 100_000 };
+    let latency = Duration::from_millis(50);
+    let (in_flight, limit) = (20usize, 1000usize);
+    let db = BenchDb::create(backend, opts.mysql.as_deref())?;
+    migrate::run(&db.url).map_err(|e| e.to_string())?;
+    let today = Clock::new(chrono_tz::Europe::Copenhagen).today();
+    let birth = crate::jobs::notification::birth_dates_for(today, 18, 14)
+        .first()
+        .copied()
+        .ok_or("no birth date")?;
+    {
+        let url = DbUrl::parse(&db.url).map_err(|e| e.to_string())?;
+        let mut conn = establish(&url).map_err(|e| e.to_string())?;
+        // One birth date for all: the CPR digits need not match it (the job reads BirthDate).
+        let people: Vec<population::NewPerson> = (0..recipients)
+            .map(|i| population::NewPerson {
+                cpr: format!("{}", 2_000_000_000u64 + i as u64),
+                birth_date: birth,
+                status: "01".into(),
+                status_date: None,
+            })
+            .collect();
+        population::insert_people(&mut conn, &people).map_err(|e| e.to_string())?;
+    }
+    let dp = crate::simulator::digital_post::FakeDigitalPost::start()
+        .await
+        .map_err(|e| e.to_string())?;
+    dp.set_latency(latency);
+    let props = format!(
+        "digitalpost.service.url={}\ndigitalpost.default.max.connections.per.route={in_flight}\n\
+         digitalpost.notification.odr.send.limit={limit}\ndigitalpost.notification.odr.startdate={today}\n\
+         digitalpost.notification.odr.send.desired.execution.duration=PT5S\n",
+        dp.url()
+    );
+    let service = Service::start(&db, &props)?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!(
+        "{}/odr-operations/odr-send-digitalpost-notifikation/start",
+        service.base
+    );
+    let started = Instant::now();
+    let mut slices: Vec<(f64, u64)> = Vec::new();
+    let mut before = 0;
+    for _ in 0..10_000 {
+        let t = Instant::now();
+        let line = client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        let sent = dp.stats().accepted;
+        slices.push((t.elapsed().as_secs_f64(), sent - before));
+        before = sent;
+        if line.contains("Failed") {
+            return Err(line);
+        }
+        if line.contains(": Finished after ") {
+            break;
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let sent = dp.stats().accepted;
+    if sent != recipients as u64 || dp.letters().len() != recipients {
+        return Err(format!("{sent} letters accepted for {recipients} recipients"));
+    }
+    let full: Vec<&(f64, u64)> = slices.iter().filter(|s| s.1 >= limit as u64).collect();
+    let rate = |s: &(f64, u64)| s.0 / s.1 as f64;
+    let end_vs_start = match (full.first(), full.last()) {
+        (Some(a), Some(b)) => rate(b) / rate(a),
+        _ => 1.0,
+    };
+    let rss = peak_rss_mb(service.pid());
+    drop(service);
+    dp.stop().await;
+    Ok(Figure {
+        scenario: "notification",
+        backend: backend.name(),
+        throughput: sent as f64 / wall,
+        bound: in_flight as f64 / latency.as_secs_f64(),
+        end_vs_start,
+        peak_rss_mb: rss,
+        note: format!("{sent} letters on one date in {wall:.1} s over {} slices; {in_flight} in flight, {} ms, send.limit {limit}", slices.len(), latency.as_millis()),
+    })
+}
+
+/// Status and alarm pages with 1,000,000 `NotificationPerson` rows: p50 and p99 latency.
+async fn pages(backend: Backend, opts: &BenchOptions) -> Result<Vec<Figure>, String> {
+    let (dates, per_date) = if opts.quick {
+        (100usize, 1000usize)
+    } else {
+        (1000, 1000)
+    };
+    let db = BenchDb::create(backend, opts.mysql.as_deref())?;
+    migrate::run(&db.url).map_err(|e| e.to_string())?;
+    let today = Clock::new(chrono_tz::Europe::Copenhagen).today();
+    let first = today - chrono::Duration::days(dates as i64 - 1);
+    {
+        let url = DbUrl::parse(&db.url).map_err(|e| e.to_string())?;
+        let mut conn = establish(&url).map_err(|e| e.to_string())?;
+        population::insert_letter_history(&mut conn, first, dates, per_date).map_err(|e| e.to_string())?;
+    }
+    let service = Service::start(&db, &format!("digitalpost.notification.odr.startdate={first}\n"))?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut figures = Vec::new();
+    for path in [
+        "/odr-operations/odr-send-digitalpost-notifikation/status",
+        "/odr-operations/odr-send-digitalpost-notifikation/alarm",
+        "/odr-operations/odr-slettejob/status",
+        "/odr-operations/odr-slettejob/alarm",
+    ] {
+        let url = format!("{}{path}", service.base);
+        let mut times = Vec::new();
+        for i in 0..220 {
+            let t = Instant::now();
+            let res = client.get(&url).send().await.map_err(|e| e.to_string())?;
+            res.bytes().await.map_err(|e| e.to_string())?;
+            if i >= 20 {
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let p50 = times[times.len() / 2];
+        let p99 = times[times.len() * 99 / 100];
+        let f = Figure {
+            scenario: "pages",
+            backend: backend.name(),
+            throughput: 1000.0 / p50,
+            bound: 10.0,
+            end_vs_start: p99 / p50,
+            peak_rss_mb: peak_rss_mb(service.pid()),
+            note: format!(
+                "{path}: p50 {p50:.2} ms, p99 {p99:.2} ms with {} NotificationPerson rows (target p99 <= 100 ms)",
+                dates * per_date
+            ),
+        };
+        eprintln!("{} {}", f.line(), f.note);
+        figures.push(f);
+    }
+    Ok(figures)
 }

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod cpr;
 pub mod db;
+pub mod demo;
 pub mod engine;
 pub mod jobs;
 pub mod logging;

@@ -28,6 +28,27 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Run the whole service locally: database, synthetic population, fake services.
+    Demo {
+        /// Directory of the SQLite database.
+        #[arg(long, default_value = "demo-data")]
+        dir: PathBuf,
+        /// Citizens to generate.
+        #[arg(long, default_value_t = 100_000)]
+        citizens: usize,
+        /// Recreate the database.
+        #[arg(long)]
+        fresh: bool,
+        /// Listen address of the API.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Run on this MariaDB database instead (mysql://user@host:port/database; created if missing).
+        #[arg(long)]
+        mysql: Option<String>,
+        /// Call every start URL until the jobs finish, then print the status and alarm pages.
+        #[arg(long)]
+        run_jobs: bool,
+    },
     /// Run the benchmarks against the fake services and print figures.
     Bench {
         /// Smaller populations (the whole run in a few minutes).
@@ -69,6 +90,26 @@ fn main() -> ExitCode {
     log::info!("configuration: {}", settings.source);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
+        Command::Demo {
+            dir,
+            citizens,
+            fresh,
+            bind,
+            mysql,
+            run_jobs,
+        } => {
+            let opts = odr_operations::demo::DemoOptions {
+                dir,
+                citizens,
+                fresh,
+                bind,
+                mysql,
+                run_jobs,
+            };
+            actix_web::rt::System::new()
+                .block_on(odr_operations::demo::run(opts))
+                .map_err(anyhow::Error::msg)
+        }
         Command::Bench {
             quick,
             mysql,

@@ -125,8 +125,14 @@ pub fn citizens(spec: &Spec) -> Vec<Citizen> {
     let mut rng = Rng::new(spec.seed);
     let mut out = Vec::with_capacity(spec.citizens);
     for i in 0..spec.citizens {
-        let birth = spec.born_from + Duration::days((i % days) as i64);
-        let seq = u32::try_from(i / days).unwrap_or(u32::MAX);
+        // Fewer citizens than days: spread them evenly; more: fill every day, then again.
+        let (day, seq) = if spec.citizens <= days {
+            (i * days / spec.citizens, 0)
+        } else {
+            (i % days, i / days)
+        };
+        let birth = spec.born_from + Duration::days(day as i64);
+        let seq = u32::try_from(seq).unwrap_or(u32::MAX);
         let roll = rng.below(1000);
         let bands = [
             (spec.dead_long_ago_per_mille, Fate::DeadLongAgo),
@@ -233,6 +239,61 @@ pub fn load(
             Ok::<_, diesel::result::Error>(())
         })?;
         progress(chunk.len());
+    }
+    Ok(())
+}
+
+/// Inserts `v2_person_simplified` rows in multi-row chunks.
+pub fn insert_people(conn: &mut DbConn, people: &[NewPerson]) -> QueryResult<usize> {
+    conn.transaction(|conn| insert_batch!(conn, person_simplified::table, people))
+}
+
+/// A letter history: `dates` consecutive notification dates from `first`, `per_date` letters
+/// each; every date Completed but the newest, which is InProgress with a few Pending and
+/// Error letters (the shape of a production table for the page benchmarks).
+pub fn insert_letter_history(conn: &mut DbConn, first: NaiveDate, dates: usize, per_date: usize) -> QueryResult<()> {
+    use crate::db::models::notification::{insert_letters, NewLetter};
+    use crate::db::schema::notification_date::dsl as d;
+    let now = chrono::Utc::now().naive_utc();
+    for k in 0..dates {
+        let last = k + 1 == dates;
+        conn.transaction(|conn| {
+            let date = first + Duration::days(k as i64);
+            let date_status = if last { "InProgress" } else { "Completed" };
+            diesel::insert_into(d::notification_date)
+                .values((
+                    d::status.eq(date_status),
+                    d::latest_date.eq(date),
+                    d::created.eq(now),
+                    d::modified.eq(now),
+                ))
+                .execute(conn)?;
+            let id: i64 = d::notification_date
+                .filter(d::latest_date.eq(date))
+                .select(d::id)
+                .first(conn)?;
+            let letters: Vec<NewLetter> = (0..per_date)
+                .map(|i| NewLetter {
+                    notification_date_id: id,
+                    cpr: format!("{}", 3_000_000_000u64 + (k * per_date + i) as u64),
+                    notification_type: "18aar".into(),
+                    status: match (last, i % 200) {
+                        (false, _) => "Completed",
+                        (true, 0) => "Pending",
+                        (true, 1) => "Error",
+                        (true, _) => "Sent",
+                    }
+                    .into(),
+                    message_id: uuid::Uuid::new_v4().to_string(),
+                    template_digital: "ODR/20250911/digital/18aarIkkeTagetStilling".into(),
+                    template_physical: "ODR/20250911/physical/18aarIkkeTagetStilling".into(),
+                    created: now,
+                    modified: now,
+                })
+                .collect();
+            insert_letters(conn, &letters)?;
+            Ok::<_, diesel::result::Error>(())
+        })?;
     }
     Ok(())
 }

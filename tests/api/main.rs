@@ -5,6 +5,7 @@ mod helpers;
 
 mod cleanup;
 mod config;
+mod demo;
 mod engine;
 mod migrations;
 mod notification;
