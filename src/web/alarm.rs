@@ -2,10 +2,13 @@
 //! The indicators shared by both pages live here; the notification-only ones in
 //! [`super::notification_alarm`].
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
 
+use super::detail::{self, lines_of, Indicator};
 use crate::app::AppState;
-use crate::db::models::{error_event, Service};
+use crate::db::models::{error_event, job_run, Service};
 use crate::db::DbError;
 use crate::engine;
 use crate::jobs::{DECEASED, EMIGRATED};
@@ -22,8 +25,8 @@ pub fn database_line(jndi: &str) -> String {
     format!("Der er ingen forbindelse til databasen med JNDI navnet {jndi}")
 }
 
-/// Whether `service` failed more often than tolerated within its window (counted across nodes).
-pub async fn tolerance_exceeded(state: &AppState, service: Service) -> Result<bool, DbError> {
+/// Failures of `service` within its window (counted across nodes), its tolerance and window.
+pub async fn error_count(state: &AppState, service: Service) -> Result<(i64, i64, std::time::Duration), DbError> {
     let s = match service {
         Service::PersonInformation => &state.settings.person_information,
         Service::DigitalPost => &state.settings.digital_post,
@@ -36,26 +39,108 @@ pub async fn tolerance_exceeded(state: &AppState, service: Service) -> Result<bo
         .odr
         .run(move |conn| Ok::<_, DbError>(error_event::count_since(conn, service, since)?))
         .await?;
-    Ok(count > tolerance)
+    Ok((count, tolerance, s.errorcount_duration))
 }
 
-/// The "last run failed" lines of `jobs`, without repeating an identical line.
-pub async fn last_run_lines(state: &AppState, jobs: &'static [&'static str]) -> Result<Vec<String>, DbError> {
-    state
+/// The tolerance indicator of `service`: its line when it failed more often than tolerated.
+pub async fn tolerance_indicator(state: &AppState, service: Service) -> Indicator {
+    let (name, line) = match service {
+        Service::PersonInformation => ("PersonInformationHealthIndicator", PERSON_INFORMATION_LINE),
+        Service::DigitalPost => ("DigitalPostHealthIndicator", DIGITAL_POST_LINE),
+    };
+    match error_count(state, service).await {
+        Ok((count, tolerance, window)) => Indicator::new(
+            name,
+            if count > tolerance {
+                vec![line.to_string()]
+            } else {
+                Vec::new()
+            },
+            json!({ "errorsInWindow": count, "tolerance": tolerance, "windowSeconds": window.as_secs_f64() }),
+        ),
+        Err(e) => {
+            log::error!("alarm: counting ErrorEvent failed: {e}");
+            Indicator::new(
+                name,
+                vec![database_line(&state.settings.database.jndi_name)],
+                Value::Null,
+            )
+        }
+    }
+}
+
+/// The database indicator: `SELECT 1` on every datasource.
+pub async fn database_indicator(state: &AppState) -> Indicator {
+    let odr = state.db.odr.ping().await;
+    let stamdata = match &state.db.stamdata {
+        Some(db) => Some(db.ping().await),
+        None => None,
+    };
+    let shown = |r: &Result<(), DbError>| if r.is_ok() { "OK" } else { "Unavailable" };
+    let mut datasources = serde_json::Map::new();
+    datasources.insert(
+        "odr".into(),
+        json!({ "backend": state.db.odr.backend().name(), "state": shown(&odr) }),
+    );
+    if let (Some(r), Some(db)) = (&stamdata, &state.db.stamdata) {
+        datasources.insert(
+            "stamdata".into(),
+            json!({ "backend": db.backend().name(), "state": shown(r) }),
+        );
+    }
+    let failed: Vec<&DbError> = std::iter::once(&odr)
+        .chain(stamdata.iter())
+        .filter_map(|r| r.as_ref().err())
+        .collect();
+    for e in &failed {
+        log::error!("alarm: database check failed: {e}");
+    }
+    let jndi = &state.settings.database.jndi_name;
+    let lines = if failed.is_empty() {
+        Vec::new()
+    } else {
+        vec![database_line(jndi)]
+    };
+    Indicator::new(
+        "DBHealthIndicator",
+        lines,
+        json!({ "jndiName": jndi, "datasources": datasources }),
+    )
+}
+
+/// The "last run failed" indicator of `job`.
+pub async fn last_run_indicator(state: &AppState, job: &'static str) -> Indicator {
+    let name = format!("StackedOperationsService ({job})");
+    let read = state
         .db
         .odr
         .run(move |conn| {
-            let mut lines: Vec<String> = Vec::new();
-            for job in jobs {
-                if let Some(line) = engine::last_run_alarm(conn, job)? {
-                    if !lines.contains(&line) {
-                        lines.push(line);
-                    }
-                }
-            }
-            Ok(lines)
+            let run = job_run::latest_non_skipped(conn, job)?;
+            let line = engine::last_run_alarm(conn, job)?;
+            Ok::<_, DbError>((run, line))
         })
-        .await
+        .await;
+    match read {
+        Ok((run, line)) => Indicator::new(
+            name,
+            line.into_iter().collect(),
+            json!({ "lastRun": run.map(|r| json!({
+                "endedAt": crate::clock::rfc3339_millis(r.ended_at.and_utc()),
+                "node": r.node,
+                "outcome": r.outcome,
+                "processed": r.processed,
+                "error": r.error_message,
+            })) }),
+        ),
+        Err(e) => {
+            log::error!("alarm: reading JobRun failed: {e}");
+            Indicator::new(
+                name,
+                vec![database_line(&state.settings.database.jndi_name)],
+                Value::Null,
+            )
+        }
+    }
 }
 
 /// 200 empty when there is nothing to report, else 500 with the lines.
@@ -69,29 +154,47 @@ pub fn answer(lines: &[String]) -> HttpResponse {
     }
 }
 
-/// The slettejob alarm lines: database, last failed slice of either cleanup job, PersonInformation tolerance.
-pub async fn slettejob_lines(state: &AppState) -> Vec<String> {
-    if let Err(e) = state.db.ping_all().await {
-        log::error!("alarm: database check failed: {e}");
-        return vec![database_line(&state.settings.database.jndi_name)];
+/// An alarm page: text lines, or with `?detailed` the indicators as JSON (same status code).
+pub async fn page(
+    req: &HttpRequest,
+    state: &AppState,
+    indicators: Vec<Indicator>,
+    jobs: &'static [&'static str],
+) -> HttpResponse {
+    let lines = lines_of(&indicators);
+    if !detail::requested(req) {
+        return answer(&lines);
     }
-    let mut lines = Vec::new();
-    match last_run_lines(state, &[DECEASED, EMIGRATED]).await {
-        Ok(l) => lines.extend(l),
-        Err(e) => {
-            log::error!("alarm: reading JobRun failed: {e}");
-            lines.push(database_line(&state.settings.database.jndi_name));
-        }
+    let status = if lines.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    detail::respond(
+        status,
+        req.path(),
+        &indicators,
+        detail::recent_runs(state, jobs).await,
+        state.clock.now(),
+    )
+}
+
+/// The slettejob indicators: database, last slice of either cleanup job, PersonInformation tolerance.
+pub async fn slettejob_indicators(state: &AppState) -> Vec<Indicator> {
+    let database = database_indicator(state).await;
+    if database.state != "OK" {
+        return vec![database];
     }
-    match tolerance_exceeded(state, Service::PersonInformation).await {
-        Ok(true) => lines.push(PERSON_INFORMATION_LINE.to_string()),
-        Ok(false) => {}
-        Err(e) => log::error!("alarm: counting ErrorEvent failed: {e}"),
-    }
-    lines
+    vec![
+        database,
+        last_run_indicator(state, DECEASED).await,
+        last_run_indicator(state, EMIGRATED).await,
+        tolerance_indicator(state, Service::PersonInformation).await,
+    ]
 }
 
 /// `GET /odr-operations/odr-slettejob/alarm`.
-pub async fn slettejob(state: web::Data<AppState>) -> HttpResponse {
-    answer(&slettejob_lines(&state).await)
+pub async fn slettejob(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let indicators = slettejob_indicators(&state).await;
+    page(&req, &state, indicators, &[DECEASED, EMIGRATED]).await
 }

@@ -1,6 +1,7 @@
 //! HTTP routes: status and alarm pages, job start URLs, and the answers to bad requests.
 
 pub mod alarm;
+pub mod detail;
 pub mod jobs;
 pub mod notification_alarm;
 pub mod request_id;

@@ -3,10 +3,13 @@
 //!
 //! Every Danish text of this page is built here from the consts below.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 
+use serde_json::{json, Value};
+
 use super::alarm;
+use super::detail::{lines_of, Indicator};
 use crate::app::AppState;
 use crate::db::models::notification::{self, shown_status};
 use crate::db::models::{DateStatus, LetterStatus, Service};
@@ -104,25 +107,52 @@ async fn facts(state: &AppState) -> Result<Facts, DbError> {
         .await
 }
 
-/// The lines that come from the notification tables, in page order.
-fn table_lines(f: &Facts, start: Option<NaiveDate>, today: NaiveDate, period_days: u32) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Some(first) = lagging_date(start, f.newest_completed, today, period_days) {
-        lines.push(lag_line(first, period_days));
-        let mut open = f.open_by_date.clone();
-        // Known statuses in their life-cycle order, then unknown ones.
-        let rank = |s: &str| LetterStatus::parse(s).map_or(usize::MAX, |k| k as usize);
-        open.sort_by(|a, b| (a.0, rank(&a.1), &a.1).cmp(&(b.0, rank(&b.1), &b.1)));
-        for (date, status, count) in open.iter().filter(|(_, _, n)| *n > 0) {
-            lines.push(date_status_line(*count, *date, status));
-        }
-    }
+/// NewestNotificationHealthIndicator: the lag line when the newest completed date is too old.
+fn lag_indicator(f: &Facts, start: Option<NaiveDate>, today: NaiveDate, period_days: u32) -> (Indicator, bool) {
+    let lagging = lagging_date(start, f.newest_completed, today, period_days);
+    let figures = json!({
+        "newestCompletedDate": f.newest_completed.map(ymd),
+        "startDate": start.map(ymd),
+        "today": ymd(today),
+        "periodDays": period_days,
+    });
+    let lines = lagging.map(|first| lag_line(first, period_days)).into_iter().collect();
+    (
+        Indicator::new("NewestNotificationHealthIndicator", lines, figures),
+        lagging.is_some(),
+    )
+}
+
+/// StatusNotificationHealthIndicator: letters per (date, status) other than Completed, reported while the job lags.
+fn status_indicator(f: &Facts, lagging: bool) -> Indicator {
+    let mut open = f.open_by_date.clone();
+    // Known statuses in their life-cycle order, then unknown ones.
+    let rank = |s: &str| LetterStatus::parse(s).map_or(usize::MAX, |k| k as usize);
+    open.sort_by(|a, b| (a.0, rank(&a.1), &a.1).cmp(&(b.0, rank(&b.1), &b.1)));
+    let open: Vec<&(NaiveDate, String, i64)> = open.iter().filter(|(_, _, n)| *n > 0).collect();
+    let lines = if lagging {
+        open.iter()
+            .map(|(date, status, count)| date_status_line(*count, *date, status))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let figures = json!({
+        "openLettersByDate": open.iter().map(|(d, s, n)| json!({ "date": ymd(*d), "status": shown_status(s), "count": n })).collect::<Vec<_>>(),
+        "lettersByStatus": f.letters_by_status.iter().map(|(s, n)| json!({ "status": shown_status(s), "count": n })).collect::<Vec<_>>(),
+    });
+    Indicator::new("StatusNotificationHealthIndicator", lines, figures)
+}
+
+/// ErrorNotificationHealthIndicator: Error rows, and rows whose status an operator invented.
+fn error_indicator(f: &Facts) -> Indicator {
     let errors: i64 = f
         .letters_by_status
         .iter()
         .filter(|(s, _)| s == LetterStatus::Error.as_str())
         .map(|(_, n)| n)
         .sum();
+    let mut lines = Vec::new();
     if errors > 0 {
         lines.push(error_total_line(errors));
     }
@@ -136,57 +166,56 @@ fn table_lines(f: &Facts, start: Option<NaiveDate>, today: NaiveDate, period_day
             lines.push(unknown_date_status_line(*count, status));
         }
     }
-    lines
+    Indicator::new(
+        "ErrorNotificationHealthIndicator",
+        lines,
+        json!({ "errorLetters": errors }),
+    )
+}
+
+fn table_indicators(f: &Facts, start: Option<NaiveDate>, today: NaiveDate, period_days: u32) -> Vec<Indicator> {
+    let (lag, lagging) = lag_indicator(f, start, today, period_days);
+    vec![lag, status_indicator(f, lagging), error_indicator(f)]
+}
+
+/// Every indicator of the notification alarm page, in page order.
+pub async fn indicators(state: &AppState) -> Vec<Indicator> {
+    let database = alarm::database_indicator(state).await;
+    if database.state != "OK" {
+        return vec![database];
+    }
+    let mut all = vec![database, alarm::last_run_indicator(state, NOTIFICATION).await];
+    let n = &state.settings.notification;
+    match facts(state).await {
+        Ok(f) => all.extend(table_indicators(
+            &f,
+            n.start_date,
+            state.clock.today(),
+            n.alarm_period_days,
+        )),
+        Err(e) => {
+            log::error!("alarm: reading the notification tables failed: {e}");
+            all.push(Indicator::new(
+                "NotificationTables",
+                vec![alarm::database_line(&state.settings.database.jndi_name)],
+                Value::Null,
+            ));
+        }
+    }
+    all.push(alarm::tolerance_indicator(state, Service::PersonInformation).await);
+    all.push(alarm::tolerance_indicator(state, Service::DigitalPost).await);
+    all
 }
 
 /// The notification alarm lines.
 pub async fn lines(state: &AppState) -> Vec<String> {
-    let database = alarm::database_line(&state.settings.database.jndi_name);
-    if let Err(e) = state.db.ping_all().await {
-        log::error!("alarm: database check failed: {e}");
-        return vec![database];
-    }
-    let mut lines = Vec::new();
-    let push = |lines: &mut Vec<String>, line: String| {
-        if !lines.contains(&line) {
-            lines.push(line);
-        }
-    };
-    match alarm::last_run_lines(state, &[NOTIFICATION]).await {
-        Ok(l) => l.into_iter().for_each(|line| push(&mut lines, line)),
-        Err(e) => {
-            log::error!("alarm: reading JobRun failed: {e}");
-            push(&mut lines, database.clone());
-        }
-    }
-    let n = &state.settings.notification;
-    match facts(state).await {
-        Ok(f) => {
-            for line in table_lines(&f, n.start_date, state.clock.today(), n.alarm_period_days) {
-                push(&mut lines, line);
-            }
-        }
-        Err(e) => {
-            log::error!("alarm: reading the notification tables failed: {e}");
-            push(&mut lines, database.clone());
-        }
-    }
-    for (service, line) in [
-        (Service::PersonInformation, alarm::PERSON_INFORMATION_LINE),
-        (Service::DigitalPost, alarm::DIGITAL_POST_LINE),
-    ] {
-        match alarm::tolerance_exceeded(state, service).await {
-            Ok(true) => push(&mut lines, line.to_string()),
-            Ok(false) => {}
-            Err(e) => log::error!("alarm: counting ErrorEvent failed: {e}"),
-        }
-    }
-    lines
+    lines_of(&indicators(state).await)
 }
 
 /// `GET /odr-operations/odr-send-digitalpost-notifikation/alarm`.
-pub async fn notification(state: web::Data<AppState>) -> HttpResponse {
-    alarm::answer(&lines(&state).await)
+pub async fn notification(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let all = indicators(&state).await;
+    alarm::page(&req, &state, all, &[NOTIFICATION]).await
 }
 
 #[cfg(test)]

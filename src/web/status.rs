@@ -1,23 +1,43 @@
 //! The two status pages of SPEC §8: database reachability plus build facts, or notification counts.
 
-use actix_web::{web, HttpResponse};
-use serde_json::{Map, Value};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use super::alarm;
+use super::detail::{self, Indicator};
+use crate::jobs::{DECEASED, EMIGRATED, NOTIFICATION};
 
 use crate::app::AppState;
 use crate::clock::rfc3339_millis;
 use crate::db::models::{notification, LetterStatus};
 use crate::db::DbError;
 
-/// `GET /odr-operations/odr-slettejob/status`: text, 200 or 500.
-pub async fn slettejob(state: web::Data<AppState>) -> HttpResponse {
-    let ok = match state.db.ping_all().await {
-        Ok(()) => true,
-        Err(e) => {
-            log::error!("status: database check failed: {e}");
-            false
-        }
-    };
+/// `GET /odr-operations/odr-slettejob/status`: text, 200 or 500 (`?detailed`: JSON).
+pub async fn slettejob(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let database = alarm::database_indicator(&state).await;
+    let ok = database.state == "OK";
     let b = &state.build;
+    if detail::requested(&req) {
+        let build = Indicator::new(
+            "Build",
+            Vec::new(),
+            json!({
+                "title": b.title,
+                "deployed": rfc3339_millis(state.deployed),
+                "buildDate": b.build_date,
+                "buildVersion": b.version,
+                "builder": b.builder,
+            }),
+        );
+        let status = if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        let runs = detail::recent_runs(&state, &[DECEASED, EMIGRATED]).await;
+        return detail::respond(status, req.path(), &[database, build], runs, state.clock.now());
+    }
     let body = format!(
         "Database : {}\n\nTitle: {}\nDeployed: {}\nBuild-Date: {}\nBuild-Version: {}\nBuilder: {}\nDisplay time: {}\n",
         if ok { "OK" } else { "Unavailable" },
@@ -71,10 +91,39 @@ pub async fn notification_figures(state: &AppState) -> Result<NotificationFigure
         .await
 }
 
-/// `GET /odr-operations/odr-send-digitalpost-notifikation/status`: JSON with a fixed key order.
-pub async fn notification(state: web::Data<AppState>) -> HttpResponse {
+/// `GET /odr-operations/odr-send-digitalpost-notifikation/status`: JSON with a fixed key order
+/// (`?detailed`: the indicators and the last runs).
+pub async fn notification(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let mut map = Map::new();
-    match notification_figures(&state).await {
+    let figures = notification_figures(&state).await;
+    if detail::requested(&req) {
+        let database = alarm::database_indicator(&state).await;
+        let mut indicators = vec![database];
+        let status = match &figures {
+            Ok(f) => {
+                indicators.push(Indicator::new(
+                    "NewestNotificationHealthIndicator",
+                    Vec::new(),
+                    json!({ "newestCompletedDate": f.newest_completed }),
+                ));
+                let counts: Map<String, Value> = f
+                    .counts
+                    .iter()
+                    .map(|(s, n)| (s.as_str().to_string(), Value::from(*n)))
+                    .collect();
+                indicators.push(Indicator::new(
+                    "StatusNotificationHealthIndicator",
+                    Vec::new(),
+                    Value::Object(counts),
+                ));
+                StatusCode::OK
+            }
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let runs = detail::recent_runs(&state, &[NOTIFICATION]).await;
+        return detail::respond(status, req.path(), &indicators, runs, state.clock.now());
+    }
+    match figures {
         Ok(f) => {
             map.insert("Database".into(), Value::from("OK"));
             map.insert("Nyeste færdigbehandlede dato".into(), Value::from(f.newest_completed));

@@ -5,6 +5,8 @@ use crate::helpers::{spawn_app, spawn_with, Backend, Spawn, TestDb};
 
 const SLETTEJOB_STATUS: &str = "/odr-operations/odr-slettejob/status";
 const NOTIFICATION_STATUS: &str = "/odr-operations/odr-send-digitalpost-notifikation/status";
+const SLETTEJOB_ALARM: &str = "/odr-operations/odr-slettejob/alarm";
+const NOTIFICATION_ALARM: &str = "/odr-operations/odr-send-digitalpost-notifikation/alarm";
 
 async fn slettejob_status_reports_database_ok_and_build_facts(backend: Backend) {
     let Some(db) = TestDb::create(backend) else { return };
@@ -208,3 +210,120 @@ async fn metrics_are_valid_prometheus_text_with_the_service_figures(backend: Bac
     fake.stop().await;
 }
 both_backends!(metrics_are_valid_prometheus_text_with_the_service_figures);
+
+async fn every_status_and_alarm_page_answers_detailed_json(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else { return };
+    let fake = odr_operations::simulator::person_information::FakePersonInformation::start()
+        .await
+        .unwrap();
+    fake.set_fault(odr_operations::simulator::person_information::PiFault::Status(409));
+    let app = spawn_app(&db, &format!("personinformation.url={}", fake.base_url())).await;
+    db.execute(
+        "INSERT INTO OrganDonorRegistration (Cpr, PermissionType, ValidFrom, CreatedDateTime, ModifiedDateTime) \
+         VALUES ('0101401111', 'FULL', '2020-01-01 00:00:00', '2020-01-01 00:00:00', '2020-01-01 00:00:00')",
+    );
+    for _ in 0..12 {
+        app.get_text("/odr-operations/odr-slettejob/deceased/start").await;
+    }
+    let detailed = |path: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.get(&format!("{path}?detailed")).await;
+            let code = res.status().as_u16();
+            assert!(
+                res.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("application/json"),
+                "{path}"
+            );
+            let json: serde_json::Value = res.json().await.expect("JSON");
+            (code, json)
+        }
+    };
+    let names = |json: &serde_json::Value| -> Vec<(String, String)> {
+        json["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["name"].as_str().unwrap().to_string(),
+                    i["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+
+    let (code, json) = detailed(SLETTEJOB_ALARM).await;
+    assert_eq!(code, 500);
+    assert_eq!(json["state"], "ALARM");
+    assert_eq!(
+        names(&json),
+        [
+            ("DBHealthIndicator", "OK"),
+            ("StackedOperationsService (OrganDonorDeceasedCleanup)", "ALARM"),
+            ("StackedOperationsService (OrganDonorEmigratedCleanup)", "OK"),
+            ("PersonInformationHealthIndicator", "ALARM"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let pi = &json["indicators"][3];
+    assert_eq!(pi["figures"]["errorsInWindow"], 12);
+    assert_eq!(pi["figures"]["tolerance"], 0);
+    assert_eq!(
+        pi["lines"][0],
+        "Person Information servicen har fejlet flere gange end tilladt i en given periode."
+    );
+    let runs = json["lastRuns"]["OrganDonorDeceasedCleanup"].as_array().unwrap();
+    assert_eq!(runs.len(), 10, "the last 10 runs");
+    assert_eq!(runs[0]["outcome"], "Failed");
+    // The plain page says the same in text.
+    let (code, text) = app.get_text(SLETTEJOB_ALARM).await;
+    assert_eq!(code, 500);
+    assert_eq!(text.lines().count(), 2);
+
+    let (code, json) = detailed(NOTIFICATION_ALARM).await;
+    assert_eq!(code, 500, "{json}");
+    assert_eq!(
+        names(&json).into_iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        [
+            "DBHealthIndicator",
+            "StackedOperationsService (OrganDonorNotification)",
+            "NewestNotificationHealthIndicator",
+            "StatusNotificationHealthIndicator",
+            "ErrorNotificationHealthIndicator",
+            "PersonInformationHealthIndicator",
+            "DigitalPostHealthIndicator",
+        ]
+    );
+    // The PersonInformation errors alarm the notification page too (the indicator is shared).
+    assert_eq!(json["indicators"][5]["state"], "ALARM");
+    assert_eq!(json["indicators"][1]["state"], "OK");
+    assert_eq!(json["status"], 500);
+
+    let (code, json) = detailed(SLETTEJOB_STATUS).await;
+    assert_eq!(code, 200);
+    assert_eq!(names(&json)[0], ("DBHealthIndicator".to_string(), "OK".to_string()));
+    assert_eq!(
+        json["indicators"][1]["figures"]["buildVersion"],
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(json["lastRuns"]["OrganDonorEmigratedCleanup"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    let (code, json) = detailed(NOTIFICATION_STATUS).await;
+    assert_eq!(code, 200);
+    assert_eq!(json["indicators"][2]["figures"]["Pending"], 0);
+    for (_, body) in [
+        app.get_text(&format!("{SLETTEJOB_ALARM}?detailed")).await,
+        app.get_text(&format!("{NOTIFICATION_STATUS}?detailed")).await,
+    ] {
+        assert!(!body.contains("0101401111"), "no CPR on a detailed page");
+    }
+    app.stop().await;
+    fake.stop().await;
+}
+both_backends!(every_status_and_alarm_page_answers_detailed_json);
