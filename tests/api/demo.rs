@@ -89,3 +89,19 @@ fn the_demo_runs_every_job_serves_the_pages_and_stops_cleanly() {
     assert!(out.contains("Reusing the database at sqlite://"), "{out}");
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn the_demo_runs_on_mariadb_too() {
+    let Some(db) = crate::helpers::TestDb::create(crate::helpers::Backend::Mysql) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (out, code) = demo_until(
+        dir.path(),
+        &["--mysql", &db.url, "--run-jobs"],
+        "GET /odr-operations/odr-send-digitalpost-notifikation/alarm",
+    );
+    assert!(out.contains("OrganDonorNotification: Finished after "), "{out}");
+    assert!(out.contains("GET /odr-operations/odr-slettejob/status -> 200"), "{out}");
+    assert_eq!(code, Some(0));
+}
