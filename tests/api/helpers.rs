@@ -273,3 +273,49 @@ pub fn operator_sql(db: &TestDb, sql: &str) -> String {
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+#[derive(diesel::QueryableByName)]
+struct StoredText {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    m: String,
+}
+
+/// No CPR of `cprs` in the application log, on any status or alarm page (plain or detailed),
+/// or in a stored error message: the audit log is the only place they may appear.
+pub async fn assert_no_cpr_outside_the_audit_log(app: &TestApp, db: &TestDb, cprs: &[&str]) {
+    use diesel::RunQueryDsl;
+    for (target, message) in captured_logs() {
+        if target != "audit" {
+            for cpr in cprs {
+                assert!(
+                    !message.contains(cpr),
+                    "application log line with a CPR: [{target}] {message}"
+                );
+            }
+        }
+    }
+    for page in [
+        "/odr-operations/odr-slettejob/status",
+        "/odr-operations/odr-slettejob/alarm",
+        "/odr-operations/odr-send-digitalpost-notifikation/status",
+        "/odr-operations/odr-send-digitalpost-notifikation/alarm",
+    ] {
+        for url in [page.to_string(), format!("{page}?detailed")] {
+            let (_, body) = app.get_text(&url).await;
+            for cpr in cprs {
+                assert!(!body.contains(cpr), "{url} shows a CPR");
+            }
+        }
+    }
+    let stored: Vec<StoredText> = diesel::sql_query(
+        "SELECT COALESCE(ErrorMessage, '') AS m FROM NotificationPerson UNION ALL \
+         SELECT COALESCE(ErrorMessage, '') AS m FROM JobRun UNION ALL SELECT Message AS m FROM ErrorEvent",
+    )
+    .load(&mut db.connect())
+    .expect("stored messages");
+    for m in stored {
+        for cpr in cprs {
+            assert!(!m.m.contains(cpr), "a stored message carries a CPR: {}", m.m);
+        }
+    }
+}

@@ -12,7 +12,8 @@ use odr_operations::simulator::digital_post::{DpFault, FakeDigitalPost};
 
 use crate::both_backends;
 use crate::helpers::{
-    capture_logs, captured_logs, operator_sql, spawn_app, spawn_with, Backend, Spawn, TestApp, TestDb,
+    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, operator_sql, spawn_app, spawn_with, Backend,
+    Spawn, TestApp, TestDb,
 };
 
 const START: &str = "/odr-operations/odr-send-digitalpost-notifikation/start";
@@ -203,41 +204,6 @@ fn summary(line: &str) -> &str {
 async fn alarm(app: &TestApp) -> (u16, Vec<String>) {
     let (code, body) = app.get_text(ALARM).await;
     (code, body.lines().map(str::to_string).collect())
-}
-
-/// No CPR of `cprs` in the application log, the pages, or a stored message.
-async fn assert_no_cpr_outside_the_audit_log(app: &TestApp, db: &TestDb, cprs: &[&str]) {
-    for (target, message) in captured_logs() {
-        if target != "audit" {
-            for cpr in cprs {
-                assert!(
-                    !message.contains(cpr),
-                    "application log line with a CPR: [{target}] {message}"
-                );
-            }
-        }
-    }
-    for page in [
-        STATUS,
-        ALARM,
-        "/odr-operations/odr-slettejob/status",
-        "/odr-operations/odr-slettejob/alarm",
-    ] {
-        let (_, body) = app.get_text(page).await;
-        for cpr in cprs {
-            assert!(!body.contains(cpr), "{page} shows a CPR");
-        }
-    }
-    let stored = texts(
-        db,
-        "SELECT COALESCE(ErrorMessage, '') AS m FROM NotificationPerson UNION ALL \
-         SELECT COALESCE(ErrorMessage, '') AS m FROM JobRun UNION ALL SELECT Message AS m FROM ErrorEvent",
-    );
-    for m in stored {
-        for cpr in cprs {
-            assert!(!m.contains(cpr), "a stored message carries a CPR: {m}");
-        }
-    }
 }
 
 // Persons of the catch-up: notification date D = birth + 18 years - 14 days.
