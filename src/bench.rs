@@ -325,14 +325,7 @@ async fn deceased(backend: Backend, opts: &BenchOptions, keyset: bool) -> Result
     let mut slices: Vec<(f64, i64)> = Vec::new();
     loop {
         let t = Instant::now();
-        let line = client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .text()
-            .await
-            .map_err(|e| e.to_string())?;
+        let line = get_text(&client, &url).await?;
         let checked = figure_before(&line, " CPR checked").ok_or_else(|| format!("unexpected answer: {line}"))?;
         slices.push((t.elapsed().as_secs_f64(), checked));
         if line.contains(": Finished after ") {
@@ -564,14 +557,7 @@ async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Figure, S
     let mut before = 0;
     for _ in 0..10_000 {
         let t = Instant::now();
-        let line = client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .text()
-            .await
-            .map_err(|e| e.to_string())?;
+        let line = get_text(&client, &url).await?;
         let sent = dp.stats().accepted;
         slices.push((t.elapsed().as_secs_f64(), sent - before));
         before = sent;
@@ -664,4 +650,9 @@ async fn pages(backend: Backend, opts: &BenchOptions) -> Result<Vec<Figure>, Str
         figures.push(f);
     }
     Ok(figures)
+}
+
+async fn get_text(client: &reqwest::Client, url: &str) -> Result<String, String> {
+    let res = client.get(url).send().await.map_err(|e| e.to_string())?;
+    res.text().await.map_err(|e| e.to_string())
 }

@@ -15,6 +15,7 @@ use quick_xml::NsReader;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use tokio::sync::Semaphore;
 
+use super::error_chain;
 use crate::audit::{self, Event};
 use crate::config::ServiceSettings;
 use crate::cpr::Cpr;
@@ -247,18 +248,6 @@ fn transport_error(e: &reqwest::Error) -> DigitalPostError {
     } else {
         DigitalPostError::Unreachable(mask_digit_runs(&error_chain(e)))
     }
-}
-
-/// The error and its sources on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The `Rejected` reason from a Fault: its faultstring, or its faultcode if the string is empty.

@@ -13,6 +13,7 @@ use reqwest::header::HeaderValue;
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 
+use super::error_chain;
 use crate::config::ServiceSettings;
 use crate::cpr::Cpr;
 use crate::web::request_id;
@@ -292,19 +293,6 @@ fn transport_error(e: reqwest::Error) -> PersonInfoError {
     } else {
         PersonInfoError::Unreachable(error_chain(&e))
     }
-}
-
-/// The error and its sources on one line. reqwest errors name the URL, which holds no CPR
-/// (CPR numbers travel only in the request body).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The cause kept in a variant, for the log line.
