@@ -8,9 +8,11 @@
 pub mod lease;
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 
 use crate::clock::Clock;
 use crate::db::models::job_run::{self, NewJobRun};
@@ -251,11 +253,12 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         lease.token,
         budget.as_secs_f64()
     );
-    let heartbeat = spawn_heartbeat(ctx.db.clone(), lease.clone());
+    let heartbeat = AbortOnDrop(spawn_heartbeat(ctx.db.clone(), lease.clone()));
     let result = run_operations(ctx, &mut job, &lease, started_at, started, budget).await;
-    heartbeat.abort();
+    drop(heartbeat);
     if let Err(e) = lease.release(&ctx.db).await {
-        log::warn!("{name}: releasing the lease failed ({e}); it expires by itself");
+        log::warn!("{name}: releasing the lease failed ({e}); retrying in the background");
+        retry_release(ctx.db.clone(), lease.clone());
     }
     let elapsed = started.elapsed().as_secs_f64();
     let figures = job.figures();
@@ -324,7 +327,20 @@ async fn run_operations<J: Job>(
         started: started_at,
     };
     loop {
-        if job.step(&mut slice).await? == Step::Finished {
+        // A panicking operation is a failed slice, not a lost lease: its transaction was rolled back.
+        let step = AssertUnwindSafe(job.step(&mut slice))
+            .catch_unwind()
+            .await
+            .map_err(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                log::error!("{name}: an operation panicked: {what}");
+                JobError::Other("en operation i jobbet fejlede uventet (panic)".to_string())
+            })?;
+        if step? == Step::Finished {
             return Ok(Outcome::Finished);
         }
         // The budget is checked after each operation: one in flight always finishes.
@@ -332,6 +348,31 @@ async fn run_operations<J: Job>(
             return Ok(Outcome::Paused);
         }
     }
+}
+
+/// Stops the heartbeat when the slice ends, however it ends (a dropped slice must not keep
+/// its lease alive).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Frees the lease as soon as the database is back, so the next call need not wait for expiry.
+/// Safe at any time: the release is guarded by the token.
+fn retry_release(db: Db, lease: Lease) {
+    tokio::spawn(request_id::inherit(async move {
+        let deadline = Instant::now() + lease.length;
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if lease.release(&db).await.is_ok() {
+                log::info!("{}: lease released after the database came back", lease.job);
+                return;
+            }
+        }
+    }));
 }
 
 fn spawn_heartbeat(db: Db, lease: Lease) -> tokio::task::JoinHandle<()> {

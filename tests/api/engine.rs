@@ -35,6 +35,9 @@ struct Script {
     /// The operation on this unit hangs for an hour (0: none).
     #[diesel(sql_type = BigInt)]
     hang_at: i64,
+    /// The operation on this unit panics (0: none).
+    #[diesel(sql_type = BigInt)]
+    panic_at: i64,
 }
 
 /// Applies units 1..=total, one per operation; each unit is a row in `TestEffect` whose
@@ -87,7 +90,7 @@ impl Job for CounterJob {
             None => {
                 let s = slice
                     .read(|conn| {
-                        Ok(sql_query("SELECT Total AS total, SleepMs AS sleep_ms, FailAt AS fail_at, HangAt AS hang_at FROM TestScript")
+                        Ok(sql_query("SELECT Total AS total, SleepMs AS sleep_ms, FailAt AS fail_at, HangAt AS hang_at, PanicAt AS panic_at FROM TestScript")
                             .get_result::<Script>(conn)?)
                     })
                     .await?;
@@ -102,6 +105,9 @@ impl Job for CounterJob {
             return Ok(Step::Finished);
         }
         slice.read(|conn| gauge(conn, 1)).await?;
+        if unit == script.panic_at {
+            panic!("injected panic at unit {unit}");
+        }
         if unit == script.hang_at {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
@@ -139,9 +145,9 @@ fn prepare(db: &TestDb, total: i64, sleep_ms: i64) {
         "CREATE TABLE TestEffect (Unit BIGINT NOT NULL PRIMARY KEY); \
          CREATE TABLE TestGauge (Current BIGINT NOT NULL, Peak BIGINT NOT NULL); \
          INSERT INTO TestGauge VALUES (0, 0); \
-         CREATE TABLE TestScript (Total BIGINT NOT NULL, SleepMs BIGINT NOT NULL, FailAt BIGINT NOT NULL, HangAt BIGINT NOT NULL);",
+         CREATE TABLE TestScript (Total BIGINT NOT NULL, SleepMs BIGINT NOT NULL, FailAt BIGINT NOT NULL, HangAt BIGINT NOT NULL, PanicAt BIGINT NOT NULL);",
     );
-    db.execute(&format!("INSERT INTO TestScript VALUES ({total}, {sleep_ms}, 0, 0)"));
+    db.execute(&format!("INSERT INTO TestScript VALUES ({total}, {sleep_ms}, 0, 0, 0)"));
 }
 
 #[derive(QueryableByName)]
@@ -538,3 +544,25 @@ async fn job_run_history_keeps_the_newest_1000_per_job(backend: Backend) {
     assert_eq!(latest[0].processed, 1004);
 }
 both_backends!(job_run_history_keeps_the_newest_1000_per_job);
+
+async fn a_panicking_operation_fails_the_slice_and_frees_the_lease(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else { return };
+    let app = node(&db, "node-a", "PT5S").await;
+    prepare(&db, 4, 1);
+    db.execute("UPDATE TestScript SET PanicAt = 2");
+    let line = start_call(&app).await;
+    assert!(
+        line.starts_with("TestCounterJob: Failed: en operation i jobbet fejlede uventet (panic); after "),
+        "{line}"
+    );
+    assert_eq!(units(&db), vec![1]);
+    db.execute("UPDATE TestScript SET PanicAt = 0");
+    let line = start_call(&app).await;
+    assert!(
+        line.starts_with("TestCounterJob: Finished"),
+        "the lease was released, not left to expire: {line}"
+    );
+    assert_eq!(units(&db), vec![1, 2, 3, 4]);
+    app.stop().await;
+}
+both_backends!(a_panicking_operation_fails_the_slice_and_frees_the_lease);
