@@ -313,9 +313,11 @@ pub fn complete_date_if_done(conn: &mut DbConn, date_id: i64, now: NaiveDateTime
 /// Letters that are not Completed, per (notification date, stored status), oldest date first.
 pub fn open_counts_by_date(conn: &mut DbConn) -> QueryResult<Vec<(NaiveDate, String, i64)>> {
     // Grouped on NotificationPerson alone (the (Status, NotificationDatePID) index), then the
-    // few date ids are mapped to their dates.
+    // few date ids are mapped to their dates. `< or >` rather than `<>`: two index ranges that
+    // skip the (millions of) Completed letters on both backends.
+    let completed = LetterStatus::Completed.as_str();
     let grouped: Vec<(i64, String, i64)> = p::notification_person
-        .filter(p::status.ne(LetterStatus::Completed.as_str()))
+        .filter(p::status.lt(completed).or(p::status.gt(completed)))
         .group_by((p::notification_date_id, p::status))
         .select((p::notification_date_id, p::status, diesel::dsl::count_star()))
         .load(conn)?;
