@@ -58,6 +58,8 @@ pub struct AppState {
     pub person_information: PersonInformationClient,
     /// Digital Post Adapter client (shared connection pool).
     pub digital_post: DigitalPostClient,
+    /// The Completed-letter count of the status page and metrics.
+    pub completed_letters: Arc<crate::web::status::CompletedLetters>,
 }
 
 /// Why the application could not start.
@@ -176,6 +178,7 @@ impl Application {
             build: BuildInfo::current(),
             person_information,
             digital_post,
+            completed_letters: Arc::default(),
         });
         let data = state.clone();
         let server = HttpServer::new(move || {

@@ -65,30 +65,92 @@ pub struct NotificationFigures {
     pub counts: Vec<(LetterStatus, i64)>,
 }
 
+/// The count of Completed letters, kept per node: on a large table (a count slower than
+/// [`SLOW_COUNT`]) pages serve the last count and a background task recounts at most every
+/// [`RECOUNT_EVERY`], so monitoring never waits for a scan of millions of rows. The other
+/// statuses are always counted live (index ranges around Completed).
+#[derive(Debug, Default)]
+pub struct CompletedLetters {
+    last: std::sync::Mutex<Option<(std::time::Instant, i64, std::time::Duration)>>,
+    recounting: std::sync::atomic::AtomicBool,
+}
+
+/// A count slower than this is served from the last count while a new one runs.
+pub const SLOW_COUNT: std::time::Duration = std::time::Duration::from_millis(25);
+/// How often a slow count is redone.
+pub const RECOUNT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl CompletedLetters {
+    fn last(&self) -> Option<(std::time::Instant, i64, std::time::Duration)> {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn store(&self, n: i64, took: std::time::Duration) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((std::time::Instant::now(), n, took));
+    }
+
+    async fn count(db: &crate::db::Db) -> Result<(i64, std::time::Duration), DbError> {
+        db.run(|conn| {
+            let t = std::time::Instant::now();
+            let n = notification::count_with_status(conn, LetterStatus::Completed)?;
+            Ok((n, t.elapsed()))
+        })
+        .await
+    }
+
+    /// The number of Completed letters (see the type's note on large tables).
+    pub async fn get(self: &std::sync::Arc<Self>, db: &crate::db::Db) -> Result<i64, DbError> {
+        use std::sync::atomic::Ordering;
+        if let Some((at, n, took)) = self.last() {
+            if took >= SLOW_COUNT {
+                if at.elapsed() >= RECOUNT_EVERY && !self.recounting.swap(true, Ordering::AcqRel) {
+                    let (me, db) = (self.clone(), db.clone());
+                    actix_web::rt::spawn(async move {
+                        match Self::count(&db).await {
+                            Ok((n, took)) => me.store(n, took),
+                            Err(e) => log::warn!("recounting Completed letters failed: {e}"),
+                        }
+                        me.recounting.store(false, Ordering::Release);
+                    });
+                }
+                return Ok(n);
+            }
+        }
+        let (n, took) = Self::count(db).await?;
+        self.store(n, took);
+        Ok(n)
+    }
+}
+
+/// Letters per known status: the open ones live, Completed as [`CompletedLetters`] keeps it.
+pub async fn letter_counts(state: &AppState) -> Result<Vec<(LetterStatus, i64)>, DbError> {
+    let open = state
+        .db
+        .odr
+        .run(|conn| Ok::<_, DbError>(notification::count_open_by_status(conn)?))
+        .await?;
+    let completed = state.completed_letters.get(&state.db.odr).await?;
+    Ok(LetterStatus::ALL
+        .iter()
+        .map(|s| match s {
+            LetterStatus::Completed => (*s, completed),
+            _ => (*s, open.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n)),
+        })
+        .collect())
+}
+
 /// Reads the notification figures from the database.
 pub async fn notification_figures(state: &AppState) -> Result<NotificationFigures, DbError> {
     state.db.ping_all().await?;
-    state
+    let newest = state
         .db
         .odr
-        .run(|conn| {
-            let newest = notification::newest_completed_date(conn)?;
-            let by_status = notification::count_by_status(conn)?;
-            let counts = LetterStatus::ALL
-                .iter()
-                .map(|s| {
-                    (
-                        *s,
-                        by_status.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n),
-                    )
-                })
-                .collect();
-            Ok(NotificationFigures {
-                newest_completed: newest.map_or_else(|| "Ingen".to_string(), |d| d.format("%Y-%m-%d").to_string()),
-                counts,
-            })
-        })
-        .await
+        .run(|conn| Ok::<_, DbError>(notification::newest_completed_date(conn)?))
+        .await?;
+    Ok(NotificationFigures {
+        newest_completed: newest.map_or_else(|| "Ingen".to_string(), |d| d.format("%Y-%m-%d").to_string()),
+        counts: letter_counts(state).await?,
+    })
 }
 
 /// `GET /odr-operations/odr-send-digitalpost-notifikation/status`: JSON with a fixed key order
@@ -145,16 +207,8 @@ pub async fn notification(req: HttpRequest, state: web::Data<AppState>) -> HttpR
 
 /// `GET /odr-operations/metrics`: Prometheus text; letter counts refreshed from the database.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    if let (Some(m), Ok(counts)) = (
-        crate::metrics::get(),
-        state
-            .db
-            .odr
-            .run(|conn| Ok::<_, DbError>(notification::count_by_status(conn)?))
-            .await,
-    ) {
-        for status in LetterStatus::ALL {
-            let n = counts.iter().find(|(k, _)| k == status.as_str()).map_or(0, |(_, n)| *n);
+    if let (Some(m), Ok(counts)) = (crate::metrics::get(), letter_counts(&state).await) {
+        for (status, n) in counts {
             m.letters.with_label_values(&[status.as_str()]).set(n);
         }
     }
