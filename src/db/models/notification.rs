@@ -21,14 +21,22 @@ pub const TYPE_18AAR: &str = "18aar";
 const IN_CHUNK: usize = 1000;
 
 /// Number of rows per stored status other than Completed (unknown strings included), from
-/// two index ranges around Completed: cheap however many letters are Completed.
+/// the two ranges of the `(Status, NotificationDatePID)` index around Completed: cheap however
+/// many letters are Completed. Two queries, because SQLite scans the whole index for an OR.
 pub fn count_open_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
     let completed = LetterStatus::Completed.as_str();
-    p::notification_person
-        .filter(p::status.lt(completed).or(p::status.gt(completed)))
+    let mut below: Vec<(String, i64)> = p::notification_person
+        .filter(p::status.lt(completed))
         .group_by(p::status)
         .select((p::status, diesel::dsl::count_star()))
-        .load(conn)
+        .load(conn)?;
+    let above: Vec<(String, i64)> = p::notification_person
+        .filter(p::status.gt(completed))
+        .group_by(p::status)
+        .select((p::status, diesel::dsl::count_star()))
+        .load(conn)?;
+    below.extend(above);
+    Ok(below)
 }
 
 /// Number of rows with `status`.
@@ -315,15 +323,23 @@ pub fn complete_date_if_done(conn: &mut DbConn, date_id: i64, now: NaiveDateTime
 
 /// Letters that are not Completed, per (notification date, stored status), oldest date first.
 pub fn open_counts_by_date(conn: &mut DbConn) -> QueryResult<Vec<(NaiveDate, String, i64)>> {
-    // Grouped on NotificationPerson alone (the (Status, NotificationDatePID) index), then the
-    // few date ids are mapped to their dates. `< or >` rather than `<>`: two index ranges that
-    // skip the (millions of) Completed letters on both backends.
+    // Grouped on NotificationPerson alone, in the order of its (Status, NotificationDatePID)
+    // index, then the few date ids are mapped to their dates. The two ranges around Completed
+    // are two queries: they skip the (millions of) Completed letters on both backends.
     let completed = LetterStatus::Completed.as_str();
-    let grouped: Vec<(i64, String, i64)> = p::notification_person
-        .filter(p::status.lt(completed).or(p::status.gt(completed)))
-        .group_by((p::notification_date_id, p::status))
-        .select((p::notification_date_id, p::status, diesel::dsl::count_star()))
+    let mut grouped: Vec<(String, i64, i64)> = p::notification_person
+        .filter(p::status.lt(completed))
+        .group_by((p::status, p::notification_date_id))
+        .select((p::status, p::notification_date_id, diesel::dsl::count_star()))
         .load(conn)?;
+    grouped.extend(
+        p::notification_person
+            .filter(p::status.gt(completed))
+            .group_by((p::status, p::notification_date_id))
+            .select((p::status, p::notification_date_id, diesel::dsl::count_star()))
+            .load::<(String, i64, i64)>(conn)?,
+    );
+    let grouped: Vec<(i64, String, i64)> = grouped.into_iter().map(|(s, id, n)| (id, s, n)).collect();
     let mut ids: Vec<i64> = grouped.iter().map(|(id, _, _)| *id).collect();
     ids.sort_unstable();
     ids.dedup();
