@@ -170,7 +170,9 @@ impl Db {
             .max_size(size)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(5))
-            .test_on_check_out(false)
+            // A restarted MariaDB leaves dead connections in the pool: test each one on checkout
+            // (one `SELECT 1`) so they are replaced instead of failing the next statement.
+            .test_on_check_out(true)
             .error_handler(Box::new(PoolErrorLogger))
             .build_unchecked(ConnManager { url });
         Ok(Db { pool, backend })
