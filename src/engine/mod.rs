@@ -224,7 +224,7 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         Ok(Some(l)) => l,
         Ok(None) => {
             log::info!("{name}: skipped, another node holds the lease");
-            record(ctx, name, started_at, Outcome::Skipped, 0, None).await;
+            record(ctx, name, (started_at, ctx.clock.now()), Outcome::Skipped, 0, None).await;
             count_slice(name, Outcome::Skipped);
             return SliceReport {
                 job: name,
@@ -237,7 +237,15 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         Err(e) => {
             let reason = e.to_string();
             log::error!("{name}: cannot take the lease: {reason}");
-            record(ctx, name, started_at, Outcome::Failed, 0, Some(&reason)).await;
+            record(
+                ctx,
+                name,
+                (started_at, ctx.clock.now()),
+                Outcome::Failed,
+                0,
+                Some(&reason),
+            )
+            .await;
             count_slice(name, Outcome::Failed);
             return SliceReport {
                 job: name,
@@ -254,7 +262,10 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         budget.as_secs_f64()
     );
     let heartbeat = AbortOnDrop(spawn_heartbeat(ctx.db.clone(), lease.clone()));
+    // JobRun spans the time the lease was held, so runs of one job never overlap in the table.
+    let started_at = ctx.clock.now();
     let result = run_operations(ctx, &mut job, &lease, started_at, started, budget).await;
+    let ended_at = ctx.clock.now();
     drop(heartbeat);
     if let Err(e) = lease.release(&ctx.db).await {
         log::warn!("{name}: releasing the lease failed ({e}); retrying in the background");
@@ -289,7 +300,15 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         Some(reason) => log::error!("{name}: slice failed after {elapsed:.1} s: {reason}; {figures}"),
         None => log::info!("{name}: slice {outcome} after {elapsed:.1} s; {figures}"),
     }
-    record(ctx, name, started_at, outcome, job.processed(), error.as_deref()).await;
+    record(
+        ctx,
+        name,
+        (started_at, ended_at),
+        outcome,
+        job.processed(),
+        error.as_deref(),
+    )
+    .await;
     count_slice(name, outcome);
     SliceReport {
         job: name,
@@ -400,13 +419,12 @@ fn spawn_heartbeat(db: Db, lease: Lease) -> tokio::task::JoinHandle<()> {
 async fn record(
     ctx: &EngineCtx,
     job: &'static str,
-    started_at: DateTime<Utc>,
+    (started_at, ended_at): (DateTime<Utc>, DateTime<Utc>),
     outcome: Outcome,
     processed: i64,
     error: Option<&str>,
 ) {
     let node = ctx.node.clone();
-    let ended_at = ctx.clock.now();
     let error = error.map(str::to_owned);
     let res = ctx
         .db
