@@ -1,4 +1,4 @@
-//! The `odr-operations` command: serve (default) or migrate.
+//! The `odr-operations` command: serve (default), migrate, demo, bench or simulate.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +64,31 @@ enum Command {
         #[arg(long = "only")]
         only: Vec<String>,
     },
+    /// Run the fake PersonInformation and Digital Post standalone, with an HTTP control API.
+    Simulate {
+        /// Citizens of the synthetic population (the demo's shape).
+        #[arg(long, default_value_t = 20_000)]
+        citizens: usize,
+        /// Seed of the population generator.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Listen address of the control API (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        control: String,
+        /// Write KEY=value lines (control, fake URLs, today, start date) here once ready.
+        #[arg(long, value_name = "FILE")]
+        ready_file: Option<PathBuf>,
+        /// Drop, recreate and fill this MariaDB database (mysql://user@host:port/name; the name must
+        /// contain test, sim, cluster, demo or bench) with the population.
+        #[arg(long, value_name = "URL")]
+        seed_db: Option<String>,
+        /// Notification dates, ending today, with extra recipients; the first is the start date.
+        #[arg(long, default_value_t = 5)]
+        recent_dates: u32,
+        /// Extra recipients per birth date of each of those dates.
+        #[arg(long, default_value_t = 20)]
+        per_date: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -124,6 +149,28 @@ fn main() -> ExitCode {
             actix_web::rt::System::new()
                 .block_on(odr_operations::bench::run(opts))
                 .map(|_| ())
+                .map_err(anyhow::Error::msg)
+        }
+        Command::Simulate {
+            citizens,
+            seed,
+            control,
+            ready_file,
+            seed_db,
+            recent_dates,
+            per_date,
+        } => {
+            let opts = odr_operations::simulator::server::SimulateOptions {
+                citizens,
+                seed,
+                control,
+                ready_file,
+                seed_db,
+                recent_dates,
+                per_date,
+            };
+            actix_web::rt::System::new()
+                .block_on(odr_operations::simulator::server::run(opts))
                 .map_err(anyhow::Error::msg)
         }
         Command::Migrate => db::migrate::run(&settings.database.url)

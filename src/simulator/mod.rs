@@ -3,3 +3,4 @@
 pub mod digital_post;
 pub mod person_information;
 pub mod population;
+pub mod server;

@@ -1,0 +1,409 @@
+//! `odr-operations simulate`: the fake PersonInformation and Digital Post as standalone servers,
+//! scriptable from outside the process through a small HTTP control API, with the demo's
+//! deterministic population (and optionally that population loaded into a MariaDB database).
+//!
+//! Thin by design: the fakes are [`FakePersonInformation`] and [`FakeDigitalPost`], the population
+//! is [`population::citizens`] with the demo's [`crate::demo::spec`]. The fakes bind free
+//! loopback ports; the control API binds `--control`. When everything is up, a ready file of
+//! `KEY=value` lines (shell-sourceable) names the three URLs, today and the start date to use.
+//!
+//! Control API (127.0.0.1 only; every answer is `text/plain` unless said):
+//!
+//! | request | effect |
+//! |---|---|
+//! | `GET /health` | `ok` |
+//! | `POST /pi/fault/{f}` | PersonInformation answers every request with `f`: `none`, an HTTP code (`409`, `500`), `garbage`, `hang` |
+//! | `POST /pi/fail-next/{n}/{f}` | the next `n` requests get `f`, then the standing fault again |
+//! | `POST /pi/latency/{ms}` | delay of every PersonInformation answer |
+//! | `GET /pi/stats` | JSON: requests, CPR numbers asked, largest batch, most in flight, most asks of one CPR |
+//! | `POST /dp/fault/{f}` | Digital Post answers every letter with `f`: `none`, `503`, `hang`, a 4xx code |
+//! | `POST /dp/fail-next/{n}/{f}` | the next `n` letters get `f` |
+//! | `POST /dp/latency/{ms}` | delay of every Digital Post answer |
+//! | `POST /dp/reject/{cpr}` | letters to this CPR get a SOAP Fault; the body is the faultstring |
+//! | `POST /dp/clear-rejections` | accept every CPR again |
+//! | `GET /dp/letters` | JSON `{"<cpr>":["<MessageId>",...]}`: the distinct letters accepted per CPR |
+//! | `GET /dp/letters.tsv` | the same, one `cpr<TAB>MessageId<TAB>TemplateDigital<TAB>TemplatePhysical` line per letter |
+//! | `GET /dp/stats` | JSON: requests, accepted, duplicates dropped, rejected, most in flight |
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use chrono::NaiveDate;
+use diesel::connection::SimpleConnection;
+use diesel::mysql::MysqlConnection;
+use diesel::Connection;
+use serde_json::json;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::models::stored;
+use crate::db::{establish, migrate, DbUrl};
+use crate::jobs::notification::birth_dates_for;
+use crate::simulator::digital_post::{DpFault, FakeDigitalPost};
+use crate::simulator::person_information::{FakePersonInformation, PiFault};
+use crate::simulator::population::{self, cpr_for, Citizen, Fate};
+
+/// What `odr-operations simulate` runs.
+#[derive(Debug, Clone)]
+pub struct SimulateOptions {
+    /// Citizens of the demo population.
+    pub citizens: usize,
+    /// Seed of the population generator.
+    pub seed: u64,
+    /// Listen address of the control API (port 0: any free port).
+    pub control: String,
+    /// Where to write the `KEY=value` ready file once everything is up.
+    pub ready_file: Option<PathBuf>,
+    /// Recreate this MariaDB database (`mysql://user@host:port/name`), migrate it and load the population.
+    pub seed_db: Option<String>,
+    /// Notification dates, ending today, that get extra recipients; the start date is the first.
+    pub recent_dates: u32,
+    /// Extra recipients per birth date of each of those notification dates.
+    pub per_date: u32,
+}
+
+/// The population: the demo's shape with `seed`, plus `per_date` alive citizens born on each
+/// birth date whose notification date is one of the `recent_dates` dates ending `today`.
+/// Returns the citizens and the first of those dates (the start date to configure).
+pub fn population_for(opts: &SimulateOptions, today: NaiveDate, years: u32, offset: u32) -> (Vec<Citizen>, NaiveDate) {
+    let mut spec = crate::demo::spec(opts.citizens, today);
+    spec.seed = opts.seed;
+    let mut people = population::citizens(&spec);
+    let back = i64::from(opts.recent_dates.max(1)) - 1;
+    let start = today - chrono::Duration::days(back);
+    let mut date = start;
+    while date <= today {
+        for birth in birth_dates_for(date, years, offset) {
+            for k in 0..opts.per_date {
+                let cpr = cpr_for(birth, 500 + k);
+                if people.iter().any(|c| c.cpr == cpr) {
+                    continue;
+                }
+                people.push(Citizen {
+                    cpr,
+                    birth,
+                    fate: Fate::Alive,
+                    status_date: None,
+                    // Some decided (active registration), some not, some with history.
+                    registrations: u8::try_from(k % 3).unwrap_or(0),
+                });
+            }
+        }
+        date += chrono::Duration::days(1);
+    }
+    (people, start)
+}
+
+/// Words one of which a `--seed-db` database name must contain (it is dropped and recreated).
+pub const THROWAWAY_MARKS: &[&str] = &["test", "sim", "cluster", "demo", "bench"];
+
+/// Drops and recreates the database of `url`, migrates it and loads `people` (registrations and
+/// `v2_person_simplified`).
+pub fn seed_database(url: &str, people: &[Citizen]) -> Result<(), String> {
+    let (server, name) = url
+        .rsplit_once('/')
+        .ok_or("--seed-db needs mysql://user@host:port/database")?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "--seed-db {url}: the database name must be letters, digits or _"
+        ));
+    }
+    // The database is dropped first: refuse names that do not say they are disposable.
+    let lower = name.to_ascii_lowercase();
+    if !THROWAWAY_MARKS.iter().any(|m| lower.contains(m)) {
+        return Err(format!(
+            "--seed-db {url}: the database is dropped and recreated, so its name must contain one of {}",
+            THROWAWAY_MARKS.join(", ")
+        ));
+    }
+    let mut admin = MysqlConnection::establish(server).map_err(|e| format!("{server}: {e}"))?;
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4"
+        ))
+        .map_err(|e| format!("{server}: {e}"))?;
+    migrate::run(url).map_err(|e| e.to_string())?;
+    let parsed = DbUrl::parse(url).map_err(|e| e.to_string())?;
+    let mut conn = establish(&parsed).map_err(|e| e.to_string())?;
+    let now = stored(chrono::Utc::now());
+    population::load(&mut conn, people, now, true, |_| {}).map_err(|e| e.to_string())
+}
+
+/// The fakes shared by the control handlers.
+struct Fakes {
+    pi: FakePersonInformation,
+    dp: FakeDigitalPost,
+}
+
+/// Starts the fakes and the control API, writes the ready file, and serves until killed.
+pub async fn run(opts: SimulateOptions) -> Result<(), String> {
+    let defaults = Settings::defaults();
+    let today = Clock::new(defaults.timezone).today();
+    let n = &defaults.notification;
+    let (people, start) = population_for(&opts, today, n.legal_age_years, n.offset_days);
+    if let Some(url) = &opts.seed_db {
+        let (url2, people2) = (url.clone(), people.clone());
+        tokio::task::spawn_blocking(move || seed_database(&url2, &people2))
+            .await
+            .map_err(|e| e.to_string())??;
+        log::info!("simulate: loaded {} citizens into {url}", people.len());
+    }
+    let pi = FakePersonInformation::start()
+        .await
+        .map_err(|e| format!("fake PersonInformation: {e}"))?;
+    pi.set_people(population::statuses(&people));
+    let dp = FakeDigitalPost::start()
+        .await
+        .map_err(|e| format!("fake Digital Post: {e}"))?;
+    let (pi_url, dp_url) = (pi.base_url(), dp.url());
+    let fakes = web::Data::from(Arc::new(Fakes { pi, dp }));
+    let server = HttpServer::new(move || App::new().app_data(fakes.clone()).configure(control_routes))
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(0)
+        .bind(opts.control.as_str())
+        .map_err(|e| format!("cannot listen on {}: {e}", opts.control))?;
+    let port = server
+        .addrs()
+        .first()
+        .map(|a| a.port())
+        .ok_or("the control API bound no address")?;
+    let ready = format!(
+        "SIM_CONTROL=http://127.0.0.1:{port}\nSIM_PI_URL={pi_url}\nSIM_DP_URL={dp_url}\nSIM_TODAY={today}\n\
+         SIM_STARTDATE={start}\nSIM_CITIZENS={}\n",
+        people.len()
+    );
+    if let Some(path) = &opts.ready_file {
+        // Written whole, then renamed: a reader never sees half a file.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &ready).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    print!("{ready}");
+    server.run().await.map_err(|e| e.to_string())
+}
+
+fn control_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(|| async { text("ok") }))
+        .route("/pi/fault/{f}", web::post().to(pi_fault))
+        .route("/pi/fail-next/{n}/{f}", web::post().to(pi_fail_next))
+        .route("/pi/latency/{ms}", web::post().to(pi_latency))
+        .route("/pi/stats", web::get().to(pi_stats))
+        .route("/dp/fault/{f}", web::post().to(dp_fault))
+        .route("/dp/fail-next/{n}/{f}", web::post().to(dp_fail_next))
+        .route("/dp/latency/{ms}", web::post().to(dp_latency))
+        .route("/dp/reject/{cpr}", web::post().to(dp_reject))
+        .route("/dp/clear-rejections", web::post().to(dp_clear))
+        .route("/dp/letters", web::get().to(dp_letters))
+        .route("/dp/letters.tsv", web::get().to(dp_letters_tsv))
+        .route("/dp/stats", web::get().to(dp_stats));
+}
+
+fn text(body: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{body}\n"))
+}
+
+fn bad(body: String) -> HttpResponse {
+    HttpResponse::BadRequest()
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{body}\n"))
+}
+
+/// `none`, `garbage`, `hang` or an HTTP code.
+fn parse_pi_fault(f: &str) -> Option<PiFault> {
+    match f {
+        "none" => Some(PiFault::None),
+        "garbage" => Some(PiFault::Garbage),
+        "hang" => Some(PiFault::Hang),
+        code => code
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (100..600).contains(c))
+            .map(PiFault::Status),
+    }
+}
+
+/// `none`, `503`, `hang` or another HTTP code (answered with a short text body).
+fn parse_dp_fault(f: &str) -> Option<DpFault> {
+    match f {
+        "none" => Some(DpFault::None),
+        "503" => Some(DpFault::Unavailable503),
+        "hang" => Some(DpFault::Hang),
+        code => code
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (100..600).contains(c))
+            .map(DpFault::ClientError),
+    }
+}
+
+async fn pi_fault(fakes: web::Data<Fakes>, f: web::Path<String>) -> HttpResponse {
+    match parse_pi_fault(&f) {
+        Some(fault) => {
+            fakes.pi.set_fault(fault);
+            text(&format!("PersonInformation fault: {fault:?}"))
+        }
+        None => bad(format!("unknown fault {f:?}: none, garbage, hang or an HTTP code")),
+    }
+}
+
+async fn pi_fail_next(fakes: web::Data<Fakes>, path: web::Path<(u32, String)>) -> HttpResponse {
+    let (n, f) = path.into_inner();
+    match parse_pi_fault(&f) {
+        Some(fault) => {
+            fakes.pi.fail_next(n, fault);
+            text(&format!("PersonInformation: next {n} requests {fault:?}"))
+        }
+        None => bad(format!("unknown fault {f:?}: none, garbage, hang or an HTTP code")),
+    }
+}
+
+async fn pi_latency(fakes: web::Data<Fakes>, ms: web::Path<u64>) -> HttpResponse {
+    fakes.pi.set_latency(Duration::from_millis(*ms));
+    text(&format!("PersonInformation latency: {} ms", *ms))
+}
+
+async fn pi_stats(fakes: web::Data<Fakes>) -> HttpResponse {
+    let s = fakes.pi.stats();
+    HttpResponse::Ok().json(json!({
+        "requests": s.requests,
+        "cprsAsked": s.cprs_asked,
+        "maxBatch": s.max_batch,
+        "maxInFlight": s.max_in_flight,
+        "maxAskedOneCpr": fakes.pi.max_asked_count(),
+    }))
+}
+
+async fn dp_fault(fakes: web::Data<Fakes>, f: web::Path<String>) -> HttpResponse {
+    match parse_dp_fault(&f) {
+        Some(fault) => {
+            fakes.dp.set_fault(fault);
+            text(&format!("Digital Post fault: {fault:?}"))
+        }
+        None => bad(format!("unknown fault {f:?}: none, 503, hang or an HTTP code")),
+    }
+}
+
+async fn dp_fail_next(fakes: web::Data<Fakes>, path: web::Path<(u32, String)>) -> HttpResponse {
+    let (n, f) = path.into_inner();
+    match parse_dp_fault(&f) {
+        Some(fault) => {
+            fakes.dp.fail_next(n, fault);
+            text(&format!("Digital Post: next {n} letters {fault:?}"))
+        }
+        None => bad(format!("unknown fault {f:?}: none, 503, hang or an HTTP code")),
+    }
+}
+
+async fn dp_latency(fakes: web::Data<Fakes>, ms: web::Path<u64>) -> HttpResponse {
+    fakes.dp.set_latency(Duration::from_millis(*ms));
+    text(&format!("Digital Post latency: {} ms", *ms))
+}
+
+async fn dp_reject(fakes: web::Data<Fakes>, cpr: web::Path<String>, body: String) -> HttpResponse {
+    let faultstring = if body.trim().is_empty() {
+        "Modtageren kan ikke modtage post"
+    } else {
+        body.trim()
+    };
+    fakes.dp.reject_cpr(&cpr, faultstring);
+    text("Digital Post: letters to that CPR get a SOAP Fault")
+}
+
+async fn dp_clear(fakes: web::Data<Fakes>) -> HttpResponse {
+    fakes.dp.clear_rejections();
+    text("Digital Post: no CPR is rejected")
+}
+
+async fn dp_letters(fakes: web::Data<Fakes>) -> HttpResponse {
+    let mut by_cpr: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in fakes.dp.letters() {
+        by_cpr.entry(l.cpr).or_default().push(l.message_id);
+    }
+    HttpResponse::Ok().json(by_cpr)
+}
+
+async fn dp_letters_tsv(fakes: web::Data<Fakes>) -> HttpResponse {
+    let body: String = fakes
+        .dp
+        .letters()
+        .into_iter()
+        .map(|l| {
+            format!(
+                "{}\t{}\t{}\t{}\n",
+                l.cpr, l.message_id, l.template_digital, l.template_physical
+            )
+        })
+        .collect();
+    HttpResponse::Ok()
+        .content_type("text/tab-separated-values; charset=utf-8")
+        .body(body)
+}
+
+async fn dp_stats(fakes: web::Data<Fakes>) -> HttpResponse {
+    let s = fakes.dp.stats();
+    HttpResponse::Ok().json(json!({
+        "requests": s.requests,
+        "accepted": s.accepted,
+        "duplicatesDropped": s.duplicates_dropped,
+        "rejected": s.rejected,
+        "maxInFlight": s.max_in_flight,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_names_parse() {
+        assert_eq!(parse_pi_fault("409"), Some(PiFault::Status(409)));
+        assert_eq!(parse_pi_fault("hang"), Some(PiFault::Hang));
+        assert_eq!(parse_pi_fault("garbage"), Some(PiFault::Garbage));
+        assert_eq!(parse_pi_fault("9999"), None);
+        assert_eq!(parse_dp_fault("503"), Some(DpFault::Unavailable503));
+        assert_eq!(parse_dp_fault("404"), Some(DpFault::ClientError(404)));
+        assert_eq!(parse_dp_fault("nope"), None);
+    }
+
+    #[test]
+    fn seed_db_refuses_a_database_that_does_not_look_disposable() {
+        let err = seed_database("mysql://root@127.0.0.1:3306/odr", &[]).unwrap_err();
+        assert!(err.contains("must contain one of test, sim"), "{err}");
+        assert!(seed_database("mysql://root@127.0.0.1:3306/odr-x", &[]).is_err());
+    }
+
+    #[test]
+    fn every_recent_date_gets_its_extra_recipients_once() {
+        let opts = SimulateOptions {
+            citizens: 2000,
+            seed: 7,
+            control: "127.0.0.1:0".into(),
+            ready_file: None,
+            seed_db: None,
+            recent_dates: 5,
+            per_date: 4,
+        };
+        let today = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let (people, start) = population_for(&opts, today, 18, 14);
+        assert_eq!(start, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+        let unique: std::collections::HashSet<&str> = people.iter().map(|c| c.cpr.as_str()).collect();
+        assert_eq!(unique.len(), people.len());
+        let mut d = start;
+        while d <= today {
+            let due = people
+                .iter()
+                .filter(|c| crate::jobs::notification::notification_date(c.birth, 18, 14) == d)
+                .count();
+            assert!(due >= 4, "{d}: {due}");
+            d += chrono::Duration::days(1);
+        }
+        // Same options, same population.
+        assert_eq!(population_for(&opts, today, 18, 14).0.len(), people.len());
+    }
+}
