@@ -92,19 +92,25 @@ pub fn release_lease(conn: &mut DbConn, job: &str, token: i64) -> QueryResult<bo
     Ok(n == 1)
 }
 
-/// Creates the `JobLock` and `JobState` rows of a job if missing (the migrations seed the three jobs).
+/// Creates the `JobLock` and `JobState` rows of a job if missing (the migrations seed the three
+/// jobs); a recreated lock starts its tokens at the current time in microseconds.
 pub fn ensure_job_rows(conn: &mut DbConn, job: &str) -> QueryResult<()> {
     let (lock, state) = match conn {
         DbConn::Mysql(_) => (
-            "INSERT IGNORE INTO JobLock (JobName, Token) VALUES (?, 0)",
+            "INSERT IGNORE INTO JobLock (JobName, Token) VALUES (?, ?)",
             "INSERT IGNORE INTO JobState (JobName) VALUES (?)",
         ),
         DbConn::Sqlite(_) => (
-            "INSERT OR IGNORE INTO JobLock (JobName, Token) VALUES (?, 0)",
+            "INSERT OR IGNORE INTO JobLock (JobName, Token) VALUES (?, ?)",
             "INSERT OR IGNORE INTO JobState (JobName) VALUES (?)",
         ),
     };
-    sql_query(lock).bind::<Text, _>(job).execute(conn)?;
+    // A row an operator deleted must not hand out tokens again: start far above any old one.
+    let first_token = chrono::Utc::now().timestamp_micros();
+    sql_query(lock)
+        .bind::<Text, _>(job)
+        .bind::<BigInt, _>(first_token)
+        .execute(conn)?;
     sql_query(state).bind::<Text, _>(job).execute(conn)?;
     Ok(())
 }

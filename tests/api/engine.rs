@@ -566,3 +566,26 @@ async fn a_panicking_operation_fails_the_slice_and_frees_the_lease(backend: Back
     app.stop().await;
 }
 both_backends!(a_panicking_operation_fails_the_slice_and_frees_the_lease);
+
+async fn a_deleted_lock_row_is_recreated_with_tokens_above_every_old_one(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else { return };
+    let app = node(&db, "node-a", "PT5S").await;
+    prepare(&db, 2, 1);
+    let pool = app.state.db.odr.clone();
+    let old = Lease::acquire(&pool, JOB, "old-node", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("free");
+    // An operator deletes the row (the runbook says not to).
+    db.execute(&format!("DELETE FROM JobLock WHERE JobName = '{JOB}'"));
+    assert!(start_call(&app).await.starts_with("TestCounterJob: Finished"));
+    let token = number(&db, &format!("SELECT Token AS n FROM JobLock WHERE JobName = '{JOB}'"));
+    assert!(
+        token > 1_000_000_000_000_000,
+        "tokens restart far above the old ones: {token}"
+    );
+    let late = commit_fenced(&pool, &old, None, |_| Ok(())).await;
+    assert!(matches!(late, Err(JobError::LeaseLost)), "the old token stays refused");
+    app.stop().await;
+}
+both_backends!(a_deleted_lock_row_is_recreated_with_tokens_above_every_old_one);
