@@ -322,6 +322,21 @@ enum Node {
     Other,
 }
 
+/// Where the text inside the element `top` goes: fault code, fault string or MessageId.
+fn text_slot<'a>(
+    top: Option<&Node>,
+    code: &'a mut String,
+    string: &'a mut String,
+    message_id: &'a mut Option<String>,
+) -> Option<&'a mut String> {
+    match top {
+        Some(Node::FaultCode) => Some(code),
+        Some(Node::FaultString) => Some(string),
+        Some(Node::MessageId) => message_id.as_mut(),
+        _ => None,
+    }
+}
+
 /// Reads a SOAP 1.1 answer with quick-xml, namespaces resolved.
 fn parse_answer(xml: &str) -> Result<Answer, String> {
     let mut reader = NsReader::from_str(xml);
@@ -365,24 +380,12 @@ fn parse_answer(xml: &str) -> Result<Answer, String> {
                 stack.pop();
             }
             XmlEvent::Text(ref t) => {
-                let target = match stack.last() {
-                    Some(Node::FaultCode) => Some(&mut code),
-                    Some(Node::FaultString) => Some(&mut string),
-                    Some(Node::MessageId) => message_id.as_mut(),
-                    _ => None,
-                };
-                if let Some(buf) = target {
+                if let Some(buf) = text_slot(stack.last(), &mut code, &mut string, &mut message_id) {
                     buf.push_str(&t.unescape().map_err(|e| format!("bad text: {e}"))?);
                 }
             }
             XmlEvent::CData(ref t) => {
-                let target = match stack.last() {
-                    Some(Node::FaultCode) => Some(&mut code),
-                    Some(Node::FaultString) => Some(&mut string),
-                    Some(Node::MessageId) => message_id.as_mut(),
-                    _ => None,
-                };
-                if let Some(buf) = target {
+                if let Some(buf) = text_slot(stack.last(), &mut code, &mut string, &mut message_id) {
                     buf.push_str(&t.decode().map_err(|e| format!("bad CDATA: {e}"))?);
                 }
             }
