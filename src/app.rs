@@ -65,9 +65,6 @@ pub struct AppState {
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// A datasource URL is unusable.
-    #[error(transparent)]
-    Url(#[from] crate::db::BadDbUrl),
     /// Migrating failed.
     #[error(transparent)]
     Migrate(#[from] migrate::MigrateError),
@@ -150,7 +147,7 @@ impl Application {
                 log::info!("applied migrations: {}", applied.join(", "));
             }
         }
-        let db = Datasources::new(&settings.database)?;
+        let db = Datasources::new(&settings.database);
         let person_information =
             PersonInformationClient::new(&settings.person_information).map_err(|e| StartError::Client {
                 service: "PersonInformation",

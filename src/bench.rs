@@ -8,25 +8,31 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
-use diesel::connection::SimpleConnection;
-use diesel::mysql::MysqlConnection;
-use diesel::Connection;
 
 use crate::clock::Clock;
+use crate::config::Backend;
 use crate::db::models::{registration, stored};
-use crate::db::{establish, migrate, Backend, Db, DbError, DbUrl};
+use crate::db::{establish, migrate, Db, DbError};
 use crate::engine::{self, CursorChange, EngineCtx, Job, JobError, Slice, Step};
 use crate::simulator::person_information::FakePersonInformation;
 use crate::simulator::population::{self, Spec};
+use crate::simulator::scratch::ScratchDb;
 
 /// What to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct BenchOptions {
-    /// Smaller populations (the whole run within minutes).
+    /// Smaller populations (the whole run in a few minutes).
+    #[arg(long)]
     pub quick: bool,
-    /// MariaDB server URL (without database); `None` skips MariaDB.
-    pub mysql: Option<String>,
-    /// Only scenarios whose name contains one of these (empty: all).
+    /// MariaDB server URL for the MariaDB runs, without database name (default with the
+    /// `mariadb` feature: mysql://root@127.0.0.1:3306).
+    #[arg(long, value_name = "URL", value_parser = crate::config::DbUrl::parse_arg)]
+    pub mysql: Option<crate::config::DbUrl>,
+    /// Skip MariaDB.
+    #[arg(long)]
+    pub sqlite_only: bool,
+    /// Run only scenarios whose name contains this (repeatable).
+    #[arg(long = "only")]
     pub only: Vec<String>,
 }
 
@@ -65,87 +71,20 @@ impl Figure {
     }
 }
 
-/// A database made for a benchmark run, dropped afterwards.
-struct BenchDb {
-    url: String,
-    server: Option<String>,
-    name: Option<String>,
-    _dir: Option<tempfile_dir::TempDir>,
-}
-
-mod tempfile_dir {
-    //! A temporary directory removed on drop (std only; the bench ships in the release binary).
-    use std::path::{Path, PathBuf};
-
-    /// The directory.
-    pub struct TempDir(PathBuf);
-
-    impl TempDir {
-        /// A new directory under the system temp dir.
-        pub fn new(prefix: &str) -> std::io::Result<TempDir> {
-            let p = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
-            std::fs::create_dir_all(&p)?;
-            Ok(TempDir(p))
-        }
-
-        /// Its path.
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-impl BenchDb {
-    fn create(backend: Backend, mysql: Option<&str>) -> Result<BenchDb, String> {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile_dir::TempDir::new("odr-bench").map_err(|e| e.to_string())?;
-                let url = format!("sqlite://{}", dir.path().join("odr.db").display());
-                Ok(BenchDb {
-                    url,
-                    server: None,
-                    name: None,
-                    _dir: Some(dir),
-                })
-            }
-            Backend::Mysql => {
-                let server = mysql.ok_or("no MariaDB URL")?.trim_end_matches('/').to_string();
-                let mut admin = MysqlConnection::establish(&server).map_err(|e| format!("{server}: {e}"))?;
-                let name = format!("odr_bench_{}", uuid::Uuid::new_v4().simple());
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-                    .map_err(|e| e.to_string())?;
-                Ok(BenchDb {
-                    url: format!("{server}/{name}"),
-                    server: Some(server),
-                    name: Some(name),
-                    _dir: None,
-                })
-            }
-        }
-    }
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if let (Some(server), Some(name)) = (&self.server, &self.name) {
-            if let Ok(mut admin) = MysqlConnection::establish(server) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"));
-            }
-        }
-    }
+/// A scratch database for one scenario on `backend`.
+fn scratch(backend: Backend, opts: &BenchOptions) -> Result<ScratchDb, String> {
+    let server = opts
+        .mysql
+        .as_ref()
+        .map(crate::config::DbUrl::expose)
+        .unwrap_or_default();
+    ScratchDb::create(backend, "bench", &server).map_err(|e| e.to_string())
 }
 
 /// Runs the selected scenarios and prints the table and the machine-readable lines.
 pub async fn run(opts: BenchOptions) -> Result<Vec<Figure>, String> {
     let mut backends = vec![Backend::Sqlite];
-    if opts.mysql.is_some() {
+    if opts.mysql.is_some() && !opts.sqlite_only {
         backends.push(Backend::Mysql);
     }
     let wanted = |name: &str| opts.only.is_empty() || opts.only.iter().any(|o| name.contains(o.as_str()));
@@ -232,9 +171,9 @@ impl Job for EmptyJob {
 }
 
 async fn engine_overhead(backend: Backend, opts: &BenchOptions) -> Result<Figure, String> {
-    let db = BenchDb::create(backend, opts.mysql.as_deref())?;
+    let db = scratch(backend, opts)?;
     migrate::run(&db.url).map_err(|e| e.to_string())?;
-    let pool = Db::new(&db.url, 4).map_err(|e| e.to_string())?;
+    let pool = Db::new(&db.url, 4);
     let ctx = EngineCtx {
         db: pool,
         node: "bench".into(),
@@ -271,7 +210,7 @@ async fn deceased(backend: Backend, opts: &BenchOptions, keyset: bool) -> Result
     let citizens_n = if opts.quick { 90_000 } else { 900_000 };
     let latency = Duration::from_millis(50);
     let (pi_batch, in_flight, batch) = (100usize, 20usize, 10_000usize);
-    let db = BenchDb::create(backend, opts.mysql.as_deref())?;
+    let db = scratch(backend, opts)?;
     migrate::run(&db.url).map_err(|e| e.to_string())?;
     let today = Utc::now().date_naive();
     let spec = Spec {
@@ -290,7 +229,7 @@ async fn deceased(backend: Backend, opts: &BenchOptions, keyset: bool) -> Result
     let people = population::citizens(&spec);
     let loading = Instant::now();
     {
-        let url = DbUrl::parse(&db.url).map_err(|e| e.to_string())?;
+        let url = db.url.clone();
         let mut conn = establish(&url).map_err(|e| e.to_string())?;
         population::load(&mut conn, &people, stored(Utc::now()), false, |_| {}).map_err(|e| e.to_string())?;
     }
@@ -365,7 +304,11 @@ async fn deceased(backend: Backend, opts: &BenchOptions, keyset: bool) -> Result
 }
 
 /// Cost of resuming the keyset walk near the end vs at the start.
-async fn keyset_resume(backend: Backend, url: &str, people: &[population::Citizen]) -> Result<Figure, String> {
+async fn keyset_resume(
+    backend: Backend,
+    url: &crate::config::DbUrl,
+    people: &[population::Citizen],
+) -> Result<Figure, String> {
     let mut cprs: Vec<&str> = people
         .iter()
         .filter(|c| c.registrations > 0)
@@ -376,7 +319,7 @@ async fn keyset_resume(backend: Backend, url: &str, people: &[population::Citize
         .get(cprs.len().saturating_sub(1001))
         .map(|s| s.to_string())
         .unwrap_or_default();
-    let pool = Db::new(url, 2).map_err(|e| e.to_string())?;
+    let pool = Db::new(url, 2);
     let measure = |after: String| {
         let pool = pool.clone();
         async move {
@@ -424,19 +367,22 @@ fn figure_before(line: &str, marker: &str) -> Option<i64> {
 struct Service {
     child: Child,
     base: String,
-    _dir: tempfile_dir::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl Service {
-    fn start(db: &BenchDb, extra: &str) -> Result<Service, String> {
-        let dir = tempfile_dir::TempDir::new("odr-bench-svc").map_err(|e| e.to_string())?;
+    fn start(db: &ScratchDb, extra: &str) -> Result<Service, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("odr-bench-svc-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
         let port = free_port()?;
         let config = dir.path().join("operations.properties");
         let mut f = std::fs::File::create(&config).map_err(|e| e.to_string())?;
         writeln!(
             f,
             "server.bind=127.0.0.1:{port}\ndatasource.odr.url={}\nlogging.config={}\n{extra}",
-            db.url,
+            db.url.expose(),
             dir.path().join("no-log4rs.yaml").display()
         )
         .map_err(|e| e.to_string())?;
@@ -512,7 +458,7 @@ async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Figure, S
     let recipients = if opts.quick { 10_000 } else { 100_000 };
     let latency = Duration::from_millis(50);
     let (in_flight, limit) = (20usize, 1000usize);
-    let db = BenchDb::create(backend, opts.mysql.as_deref())?;
+    let db = scratch(backend, opts)?;
     migrate::run(&db.url).map_err(|e| e.to_string())?;
     let today = Clock::new(chrono_tz::Europe::Copenhagen).today();
     let birth = crate::jobs::notification::birth_dates_for(today, 18, 14)
@@ -520,7 +466,7 @@ async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Figure, S
         .copied()
         .ok_or("no birth date")?;
     {
-        let url = DbUrl::parse(&db.url).map_err(|e| e.to_string())?;
+        let url = db.url.clone();
         let mut conn = establish(&url).map_err(|e| e.to_string())?;
         // One birth date for all: the CPR digits need not match it (the job reads BirthDate).
         let people: Vec<population::NewPerson> = (0..recipients)
@@ -600,12 +546,12 @@ async fn pages(backend: Backend, opts: &BenchOptions) -> Result<Vec<Figure>, Str
     } else {
         (1000, 1000)
     };
-    let db = BenchDb::create(backend, opts.mysql.as_deref())?;
+    let db = scratch(backend, opts)?;
     migrate::run(&db.url).map_err(|e| e.to_string())?;
     let today = Clock::new(chrono_tz::Europe::Copenhagen).today();
     let first = today - chrono::Duration::days(dates as i64 - 1);
     {
-        let url = DbUrl::parse(&db.url).map_err(|e| e.to_string())?;
+        let url = db.url.clone();
         let mut conn = establish(&url).map_err(|e| e.to_string())?;
         population::insert_letter_history(&mut conn, first, dates, per_date).map_err(|e| e.to_string())?;
     }

@@ -6,35 +6,41 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate};
-use diesel::connection::SimpleConnection;
-use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 
 use crate::app::Application;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::config::{Backend, DbUrl};
 use crate::db::models::stored;
 use crate::db::schema::organ_donor_registration::dsl as r;
-use crate::db::{establish, migrate, DbUrl};
+use crate::db::{admin, establish, migrate};
 use crate::jobs::notification::notification_date;
 use crate::simulator::digital_post::FakeDigitalPost;
 use crate::simulator::person_information::FakePersonInformation;
 use crate::simulator::population::{self, cpr_for, Citizen, Fate, Spec};
 
 /// What the demo runs on.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct DemoOptions {
     /// Directory of the SQLite database.
+    #[arg(long, default_value = "demo-data")]
     pub dir: PathBuf,
     /// Citizens to generate.
+    #[arg(long, default_value_t = 100_000)]
     pub citizens: usize,
     /// Recreate the database.
+    #[arg(long)]
     pub fresh: bool,
     /// Listen address of the API.
+    #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: String,
-    /// MariaDB database URL instead of SQLite.
-    pub mysql: Option<String>,
+    /// Run on this MariaDB database instead (mysql://user@host:port/database; created if missing;
+    /// needs the `mariadb` feature).
+    #[arg(long, value_name = "URL", value_parser = DbUrl::parse_arg)]
+    pub mysql: Option<DbUrl>,
     /// Call every start URL until the jobs finish, then print the status and alarm pages.
+    #[arg(long)]
     pub run_jobs: bool,
 }
 
@@ -115,10 +121,11 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
         .map_err(|e| format!("fake Digital Post: {e}"))?;
     dp.set_latency(Duration::from_millis(5));
     let props = format!(
-        "server.bind={}\ndatasource.odr.url={url}\npersoninformation.url={}\ndigitalpost.service.url={}\n\
+        "server.bind={}\ndatasource.odr.url={}\npersoninformation.url={}\ndigitalpost.service.url={}\n\
          digitalpost.notification.odr.startdate={start}\ndeletion.desired.execution.duration.deceased=PT5S\n\
          deletion.desired.execution.duration.emigrated=PT5S\ndigitalpost.notification.odr.send.desired.execution.duration=PT5S\n",
         opts.bind,
+        url.expose(),
         pi.base_url(),
         dp.url()
     );
@@ -156,24 +163,13 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
     result
 }
 
-fn prepare_database(opts: &DemoOptions) -> Result<String, String> {
+fn prepare_database(opts: &DemoOptions) -> Result<DbUrl, String> {
     let url = match &opts.mysql {
         Some(url) => {
-            let (server, name) = url
-                .rsplit_once('/')
-                .ok_or("--mysql needs mysql://user@host:port/database")?;
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!("--mysql {url}: the database name must be letters, digits or _"));
-            }
-            let mut admin = MysqlConnection::establish(server).map_err(|e| format!("{server}: {e}"))?;
             if opts.fresh {
-                admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-                    .map_err(|e| e.to_string())?;
+                admin::drop_database(url).map_err(|e| e.to_string())?;
             }
-            admin
-                .batch_execute(&format!("CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4"))
-                .map_err(|e| e.to_string())?;
+            admin::create_database(url).map_err(|e| e.to_string())?;
             url.clone()
         }
         None => {
@@ -184,7 +180,10 @@ fn prepare_database(opts: &DemoOptions) -> Result<String, String> {
                     let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
                 }
             }
-            format!("sqlite://{}", file.display())
+            DbUrl {
+                backend: Backend::Sqlite,
+                target: file.display().to_string(),
+            }
         }
     };
     migrate::run(&url).map_err(|e| e.to_string())?;
@@ -192,9 +191,8 @@ fn prepare_database(opts: &DemoOptions) -> Result<String, String> {
 }
 
 /// Loads the population unless the database already holds one (a second run reuses it).
-fn load_population(url: &str, people: &[Citizen]) -> Result<(), String> {
-    let parsed = DbUrl::parse(url).map_err(|e| e.to_string())?;
-    let mut conn = establish(&parsed).map_err(|e| e.to_string())?;
+fn load_population(url: &DbUrl, people: &[Citizen]) -> Result<(), String> {
+    let mut conn = establish(url).map_err(|e| e.to_string())?;
     let existing: i64 = r::organ_donor_registration
         .count()
         .get_result(&mut conn)

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use odr_operations::app::Application;
-use odr_operations::config::{self, Settings};
+use odr_operations::bench::BenchOptions;
+use odr_operations::config::{self, Backend, DbUrl, Settings};
+use odr_operations::demo::DemoOptions;
+use odr_operations::simulator::scratch::mysql_server_url;
+use odr_operations::simulator::server::SimulateOptions;
 use odr_operations::{db, logging};
 
 #[derive(Parser)]
@@ -29,70 +33,44 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate,
     /// Run the whole service locally: database, synthetic population, fake services.
-    Demo {
-        /// Directory of the SQLite database.
-        #[arg(long, default_value = "demo-data")]
-        dir: PathBuf,
-        /// Citizens to generate.
-        #[arg(long, default_value_t = 100_000)]
-        citizens: usize,
-        /// Recreate the database.
-        #[arg(long)]
-        fresh: bool,
-        /// Listen address of the API.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: String,
-        /// Run on this MariaDB database instead (mysql://user@host:port/database; created if missing).
-        #[arg(long)]
-        mysql: Option<String>,
-        /// Call every start URL until the jobs finish, then print the status and alarm pages.
-        #[arg(long)]
-        run_jobs: bool,
-    },
+    Demo(DemoOptions),
     /// Run the benchmarks against the fake services and print figures.
-    Bench {
-        /// Smaller populations (the whole run in a few minutes).
-        #[arg(long)]
-        quick: bool,
-        /// MariaDB server URL for the MariaDB runs (without database name).
-        #[arg(long, default_value = "mysql://root@127.0.0.1:3306")]
-        mysql: String,
-        /// Skip MariaDB.
-        #[arg(long)]
-        sqlite_only: bool,
-        /// Run only scenarios whose name contains this (repeatable).
-        #[arg(long = "only")]
-        only: Vec<String>,
-    },
+    Bench(BenchOptions),
     /// Run the fake PersonInformation and Digital Post standalone, with an HTTP control API.
-    Simulate {
-        /// Citizens of the synthetic population (the demo's shape).
-        #[arg(long, default_value_t = 20_000)]
-        citizens: usize,
-        /// Seed of the population generator.
-        #[arg(long, default_value_t = 2026)]
-        seed: u64,
-        /// Listen address of the control API (port 0: any free port).
-        #[arg(long, default_value = "127.0.0.1:0")]
-        control: String,
-        /// Write KEY=value lines (control, fake URLs, today, start date) here once ready.
-        #[arg(long, value_name = "FILE")]
-        ready_file: Option<PathBuf>,
-        /// Drop, recreate and fill this MariaDB database (mysql://user@host:port/name; the name must
-        /// contain test, sim, cluster, demo or bench) with the population.
-        #[arg(long, value_name = "URL")]
-        seed_db: Option<String>,
-        /// Notification dates, ending today, with extra recipients; the first is the start date.
-        #[arg(long, default_value_t = 5)]
-        recent_dates: u32,
-        /// Extra recipients per birth date of each of those dates.
-        #[arg(long, default_value_t = 20)]
-        per_date: u32,
-    },
+    Simulate(SimulateOptions),
+}
+
+impl Command {
+    /// A MariaDB URL given to a subcommand of a build without MariaDB support: the one line to print.
+    fn unsupported_url(&mut self) -> Option<String> {
+        let url = match self {
+            Command::Demo(o) => o.mysql.as_ref(),
+            Command::Simulate(o) => o.seed_db.as_ref(),
+            Command::Bench(o) if o.sqlite_only => None,
+            Command::Bench(o) => {
+                if o.mysql.is_none() {
+                    // Default: MariaDB too when this build has it, else SQLite only, and say so.
+                    if Backend::Mysql.is_compiled() {
+                        o.mysql = DbUrl::parse(&mysql_server_url()).ok();
+                    } else {
+                        eprintln!("bench: SQLite only: {}", config::db_url::NO_MARIADB);
+                    }
+                }
+                o.mysql.as_ref()
+            }
+            Command::Serve | Command::Migrate => None,
+        }?;
+        url.require_compiled().err().map(|e| format!("odr-operations: {e}"))
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut command = cli.command.unwrap_or(Command::Serve);
+    if let Some(line) = command.unsupported_url() {
+        eprintln!("{line}");
+        return ExitCode::from(2);
+    }
     let (path, required) = config::locate(cli.config.as_deref());
     let settings = match Settings::load(&path, required) {
         Ok(s) => s,
@@ -113,66 +91,19 @@ fn main() -> ExitCode {
         log::warn!("{w}");
     }
     log::info!("configuration: {}", settings.source);
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let runtime = || actix_web::rt::System::new();
+    let result = match command {
         Command::Serve => serve(settings),
-        Command::Demo {
-            dir,
-            citizens,
-            fresh,
-            bind,
-            mysql,
-            run_jobs,
-        } => {
-            let opts = odr_operations::demo::DemoOptions {
-                dir,
-                citizens,
-                fresh,
-                bind,
-                mysql,
-                run_jobs,
-            };
-            actix_web::rt::System::new()
-                .block_on(odr_operations::demo::run(opts))
-                .map_err(anyhow::Error::msg)
-        }
-        Command::Bench {
-            quick,
-            mysql,
-            sqlite_only,
-            only,
-        } => {
-            let opts = odr_operations::bench::BenchOptions {
-                quick,
-                mysql: (!sqlite_only).then_some(mysql),
-                only,
-            };
-            actix_web::rt::System::new()
-                .block_on(odr_operations::bench::run(opts))
-                .map(|_| ())
-                .map_err(anyhow::Error::msg)
-        }
-        Command::Simulate {
-            citizens,
-            seed,
-            control,
-            ready_file,
-            seed_db,
-            recent_dates,
-            per_date,
-        } => {
-            let opts = odr_operations::simulator::server::SimulateOptions {
-                citizens,
-                seed,
-                control,
-                ready_file,
-                seed_db,
-                recent_dates,
-                per_date,
-            };
-            actix_web::rt::System::new()
-                .block_on(odr_operations::simulator::server::run(opts))
-                .map_err(anyhow::Error::msg)
-        }
+        Command::Demo(opts) => runtime()
+            .block_on(odr_operations::demo::run(opts))
+            .map_err(anyhow::Error::msg),
+        Command::Bench(opts) => runtime()
+            .block_on(odr_operations::bench::run(opts))
+            .map(|_| ())
+            .map_err(anyhow::Error::msg),
+        Command::Simulate(opts) => runtime()
+            .block_on(odr_operations::simulator::server::run(opts))
+            .map_err(anyhow::Error::msg),
         Command::Migrate => db::migrate::run(&settings.database.url)
             .map(|applied| {
                 log::info!(

@@ -28,6 +28,8 @@ fn sqlite_now_plus(lease: Duration) -> String {
 pub fn acquire_lease(conn: &mut DbConn, job: &str, owner: &str, lease: Duration) -> QueryResult<Option<i64>> {
     conn.transaction(|conn| {
         let updated = match conn {
+            #[cfg(feature = "mariadb")]
+            #[cfg(feature = "mariadb")]
             DbConn::Mysql(c) => sql_query(
                 "UPDATE JobLock SET Owner = ?, Token = Token + 1, \
                  LockedUntil = NOW(6) + INTERVAL ? MICROSECOND, HeartbeatAt = NOW(6) \
@@ -64,6 +66,7 @@ pub fn acquire_lease(conn: &mut DbConn, job: &str, owner: &str, lease: Duration)
 /// commit before any competing acquisition.
 pub fn extend_lease(conn: &mut DbConn, job: &str, token: i64, lease: Duration) -> QueryResult<bool> {
     let updated = match conn {
+        #[cfg(feature = "mariadb")]
         DbConn::Mysql(c) => sql_query(
             "UPDATE JobLock SET LockedUntil = NOW(6) + INTERVAL ? MICROSECOND, HeartbeatAt = NOW(6) \
              WHERE JobName = ? AND Token = ?",
@@ -96,6 +99,7 @@ pub fn release_lease(conn: &mut DbConn, job: &str, token: i64) -> QueryResult<bo
 /// jobs); a recreated lock starts its tokens at the current time in microseconds.
 pub fn ensure_job_rows(conn: &mut DbConn, job: &str) -> QueryResult<()> {
     let (lock, state) = match conn {
+        #[cfg(feature = "mariadb")]
         DbConn::Mysql(_) => (
             "INSERT IGNORE INTO JobLock (JobName, Token) VALUES (?, ?)",
             "INSERT IGNORE INTO JobState (JobName) VALUES (?)",
@@ -124,12 +128,14 @@ struct NowRow {
 /// The database clock (UTC).
 pub fn db_now(conn: &mut DbConn) -> QueryResult<NaiveDateTime> {
     let sql = match conn {
+        #[cfg(feature = "mariadb")]
         DbConn::Mysql(_) => "SELECT NOW(6) AS now".to_string(),
         DbConn::Sqlite(_) => format!("SELECT {SQLITE_NOW} AS now"),
     };
     sql_query(sql).get_result::<NowRow>(conn).map(|r| r.now)
 }
 
+#[cfg(feature = "mariadb")]
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
@@ -142,6 +148,7 @@ macro_rules! insert_batch {
         let mut n = 0usize;
         for chunk in $rows.chunks(500) {
             n += match $conn {
+                #[cfg(feature = "mariadb")]
                 $crate::db::DbConn::Mysql(c) => diesel::insert_into($table).values(chunk).execute(c)?,
                 $crate::db::DbConn::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c)?,
             };

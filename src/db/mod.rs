@@ -1,6 +1,7 @@
 //! Database access: one connection type over SQLite and MariaDB, r2d2 pools, and blocking calls
 //! moved off the async runtime.
 
+pub mod admin;
 pub mod dialect;
 pub mod migrate;
 pub mod models;
@@ -9,81 +10,26 @@ pub mod schema;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
+#[cfg(feature = "mariadb")]
 use diesel::mysql::MysqlConnection;
 use diesel::r2d2::{self, ManageConnection, PooledConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 
+use crate::config::{Backend, DbUrl};
 use crate::web::request_id;
 
 /// A connection to either backend; queries written once run on both.
+///
+/// The `Mysql` variant exists only with the cargo feature `mariadb` (it links the MariaDB C
+/// client); SQLite is always built in.
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
     /// MariaDB / MySQL (production, shared by all nodes).
+    #[cfg(feature = "mariadb")]
     Mysql(MysqlConnection),
     /// SQLite (embedded default, one node).
     Sqlite(SqliteConnection),
-}
-
-/// Which database engine a URL points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite file.
-    Sqlite,
-    /// MariaDB / MySQL server.
-    Mysql,
-}
-
-impl Backend {
-    /// Lower-case name used in logs and benchmark lines.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Mysql => "mysql",
-        }
-    }
-}
-
-/// A parsed datasource URL: the scheme picks the backend, so a MySQL URL never becomes a SQLite file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DbUrl {
-    /// The engine.
-    pub backend: Backend,
-    /// What the engine's `establish` takes: a file path for SQLite, the full URL for MySQL.
-    pub target: String,
-}
-
-/// A datasource URL that names no known backend.
-#[derive(Debug, thiserror::Error)]
-#[error("unsupported database URL (expected sqlite://<path> or mysql://user:pass@host:port/db)")]
-pub struct BadDbUrl;
-
-impl DbUrl {
-    /// Parses `sqlite://<path>` or `mysql://…` (also `mariadb://…`).
-    pub fn parse(url: &str) -> Result<DbUrl, BadDbUrl> {
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            if path.is_empty() {
-                return Err(BadDbUrl);
-            }
-            return Ok(DbUrl {
-                backend: Backend::Sqlite,
-                target: path.to_string(),
-            });
-        }
-        if let Some(rest) = url.strip_prefix("mariadb://") {
-            return Ok(DbUrl {
-                backend: Backend::Mysql,
-                target: format!("mysql://{rest}"),
-            });
-        }
-        if url.starts_with("mysql://") && url.len() > "mysql://".len() {
-            return Ok(DbUrl {
-                backend: Backend::Mysql,
-                target: url.to_string(),
-            });
-        }
-        Err(BadDbUrl)
-    }
 }
 
 /// Opens a connection and prepares the session (SQLite pragmas, MariaDB UTC session time zone).
@@ -98,6 +44,7 @@ pub fn establish(url: &DbUrl) -> Result<DbConn, r2d2::Error> {
             .map_err(r2d2::Error::QueryError)?;
             Ok(DbConn::Sqlite(c))
         }
+        #[cfg(feature = "mariadb")]
         Backend::Mysql => {
             let mut c = MysqlConnection::establish(&url.target).map_err(r2d2::Error::ConnectionError)?;
             // DATETIME carries no zone: every session reads and writes UTC so NOW(6) matches stored instants.
@@ -105,6 +52,10 @@ pub fn establish(url: &DbUrl) -> Result<DbConn, r2d2::Error> {
                 .map_err(r2d2::Error::QueryError)?;
             Ok(DbConn::Mysql(c))
         }
+        #[cfg(not(feature = "mariadb"))]
+        Backend::Mysql => Err(r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
+            crate::config::db_url::NO_MARIADB.to_string(),
+        ))),
     }
 }
 
@@ -163,8 +114,8 @@ impl std::fmt::Debug for Db {
 
 impl Db {
     /// Builds a pool without connecting, so the service starts (and reports 500) while the database is down.
-    pub fn new(url: &str, size: u32) -> Result<Db, BadDbUrl> {
-        let url = DbUrl::parse(url)?;
+    pub fn new(url: &DbUrl, size: u32) -> Db {
+        let url = url.clone();
         let backend = url.backend;
         let pool = r2d2::Pool::builder()
             .max_size(size)
@@ -175,7 +126,7 @@ impl Db {
             .test_on_check_out(true)
             .error_handler(Box::new(PoolErrorLogger))
             .build_unchecked(ConnManager { url });
-        Ok(Db { pool, backend })
+        Db { pool, backend }
     }
 
     /// The engine behind this pool.
@@ -246,13 +197,13 @@ pub struct Datasources {
 
 impl Datasources {
     /// Pools for the configured datasources.
-    pub fn new(settings: &crate::config::DatabaseSettings) -> Result<Datasources, BadDbUrl> {
-        let odr = Db::new(&settings.url, settings.pool_size)?;
+    pub fn new(settings: &crate::config::DatabaseSettings) -> Datasources {
+        let odr = Db::new(&settings.url, settings.pool_size);
         let stamdata = match &settings.stamdata_url {
-            Some(url) if url != &settings.url => Some(Db::new(url, settings.pool_size)?),
+            Some(url) if url != &settings.url => Some(Db::new(url, settings.pool_size)),
             _ => None,
         };
-        Ok(Datasources { odr, stamdata })
+        Datasources { odr, stamdata }
     }
 
     /// The pool that holds `v2_person_simplified`.

@@ -3,4 +3,5 @@
 pub mod digital_post;
 pub mod person_information;
 pub mod population;
+pub mod scratch;
 pub mod server;

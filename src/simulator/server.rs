@@ -32,36 +32,42 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use chrono::NaiveDate;
-use diesel::connection::SimpleConnection;
-use diesel::mysql::MysqlConnection;
-use diesel::Connection;
 use serde_json::json;
 
 use crate::clock::Clock;
+use crate::config::DbUrl;
 use crate::config::Settings;
 use crate::db::models::stored;
-use crate::db::{establish, migrate, DbUrl};
+use crate::db::{admin, establish, migrate};
 use crate::jobs::notification::birth_dates_for;
 use crate::simulator::digital_post::{DpFault, FakeDigitalPost};
 use crate::simulator::person_information::{FakePersonInformation, PiFault};
 use crate::simulator::population::{self, cpr_for, Citizen, Fate};
 
 /// What `odr-operations simulate` runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SimulateOptions {
-    /// Citizens of the demo population.
+    /// Citizens of the synthetic population (the demo's shape).
+    #[arg(long, default_value_t = 20_000)]
     pub citizens: usize,
     /// Seed of the population generator.
+    #[arg(long, default_value_t = 2026)]
     pub seed: u64,
     /// Listen address of the control API (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
     pub control: String,
-    /// Where to write the `KEY=value` ready file once everything is up.
+    /// Write KEY=value lines (control, fake URLs, today, start date) here once ready.
+    #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,
-    /// Recreate this MariaDB database (`mysql://user@host:port/name`), migrate it and load the population.
-    pub seed_db: Option<String>,
-    /// Notification dates, ending today, that get extra recipients; the start date is the first.
+    /// Drop, recreate and fill this MariaDB database (mysql://user@host:port/name; the name must
+    /// contain test, sim, cluster, demo or bench) with the population; needs the `mariadb` feature.
+    #[arg(long, value_name = "URL", value_parser = DbUrl::parse_arg)]
+    pub seed_db: Option<DbUrl>,
+    /// Notification dates, ending today, with extra recipients; the first is the start date.
+    #[arg(long, default_value_t = 5)]
     pub recent_dates: u32,
-    /// Extra recipients per birth date of each of those notification dates.
+    /// Extra recipients per birth date of each of those dates.
+    #[arg(long, default_value_t = 20)]
     pub per_date: u32,
 }
 
@@ -102,15 +108,8 @@ pub const THROWAWAY_MARKS: &[&str] = &["test", "sim", "cluster", "demo", "bench"
 
 /// Drops and recreates the database of `url`, migrates it and loads `people` (registrations and
 /// `v2_person_simplified`).
-pub fn seed_database(url: &str, people: &[Citizen]) -> Result<(), String> {
-    let (server, name) = url
-        .rsplit_once('/')
-        .ok_or("--seed-db needs mysql://user@host:port/database")?;
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!(
-            "--seed-db {url}: the database name must be letters, digits or _"
-        ));
-    }
+pub fn seed_database(url: &DbUrl, people: &[Citizen]) -> Result<(), String> {
+    let (_, name) = url.server_and_database();
     // The database is dropped first: refuse names that do not say they are disposable.
     let lower = name.to_ascii_lowercase();
     if !THROWAWAY_MARKS.iter().any(|m| lower.contains(m)) {
@@ -119,15 +118,10 @@ pub fn seed_database(url: &str, people: &[Citizen]) -> Result<(), String> {
             THROWAWAY_MARKS.join(", ")
         ));
     }
-    let mut admin = MysqlConnection::establish(server).map_err(|e| format!("{server}: {e}"))?;
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4"
-        ))
-        .map_err(|e| format!("{server}: {e}"))?;
+    admin::drop_database(url).map_err(|e| e.to_string())?;
+    admin::create_database(url).map_err(|e| e.to_string())?;
     migrate::run(url).map_err(|e| e.to_string())?;
-    let parsed = DbUrl::parse(url).map_err(|e| e.to_string())?;
-    let mut conn = establish(&parsed).map_err(|e| e.to_string())?;
+    let mut conn = establish(url).map_err(|e| e.to_string())?;
     let now = stored(chrono::Utc::now());
     population::load(&mut conn, people, now, true, |_| {}).map_err(|e| e.to_string())
 }
@@ -373,9 +367,10 @@ mod tests {
 
     #[test]
     fn seed_db_refuses_a_database_that_does_not_look_disposable() {
-        let err = seed_database("mysql://root@127.0.0.1:3306/odr", &[]).unwrap_err();
+        let url = |s: &str| DbUrl::parse(s).unwrap();
+        let err = seed_database(&url("mysql://root@127.0.0.1:3306/odr"), &[]).unwrap_err();
         assert!(err.contains("must contain one of test, sim"), "{err}");
-        assert!(seed_database("mysql://root@127.0.0.1:3306/odr-x", &[]).is_err());
+        assert!(seed_database(&url("mysql://root@127.0.0.1:3306/odr-x_test"), &[]).is_err());
     }
 
     #[test]

@@ -8,7 +8,8 @@ use odr_operations::simulator::person_information::{FakePersonInformation, PiFau
 
 use crate::both_backends;
 use crate::helpers::{
-    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, spawn_app, Backend, TestApp, TestDb,
+    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, spawn_app, test_db, Backend, TestApp, TestDb,
+    TestDbExt,
 };
 
 const DECEASED: &str = "/odr-operations/odr-slettejob/deceased/start";
@@ -88,14 +89,14 @@ struct Row {
 
 /// (Cpr, ValidTo) of every registration, ordered.
 fn registrations(db: &TestDb) -> Vec<(String, Option<String>)> {
-    let to = match db.backend {
+    let to = match db.backend() {
         Backend::Sqlite => "ValidTo",
         Backend::Mysql => "DATE_FORMAT(ValidTo, '%Y-%m-%d %H:%i:%s.%f')",
     };
     sql_query(format!(
         "SELECT Cpr AS cpr, {to} AS valid_to FROM OrganDonorRegistration ORDER BY Cpr, ValidFrom"
     ))
-    .load::<Row>(&mut db.connect())
+    .load::<Row>(&mut db.conn())
     .unwrap()
     .into_iter()
     .map(|r| (r.cpr, r.valid_to))
@@ -110,7 +111,7 @@ struct Cpr {
 
 fn letters(db: &TestDb) -> Vec<String> {
     sql_query("SELECT Cpr AS cpr FROM NotificationPerson ORDER BY Cpr")
-        .load::<Cpr>(&mut db.connect())
+        .load::<Cpr>(&mut db.conn())
         .unwrap()
         .into_iter()
         .map(|r| r.cpr)
@@ -124,7 +125,7 @@ struct Num {
 }
 
 fn count(db: &TestDb, sql: &str) -> i64 {
-    sql_query(sql).get_result::<Num>(&mut db.connect()).unwrap().n
+    sql_query(sql).get_result::<Num>(&mut db.conn()).unwrap().n
 }
 
 async fn app_with(db: &TestDb, fake: &FakePersonInformation, extra: &str) -> TestApp {
@@ -149,7 +150,7 @@ async fn run_to_end(app: &TestApp, url: &str) -> Vec<String> {
 
 async fn deceased_cleanup_removes_all_data_of_citizens_dead_over_12_months_and_nothing_else(backend: Backend) {
     capture_logs();
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakePersonInformation::start().await.unwrap();
     let app = app_with(&db, &fake, "").await;
     populate(&db, &fake);
@@ -212,7 +213,7 @@ async fn deceased_cleanup_removes_all_data_of_citizens_dead_over_12_months_and_n
 both_backends!(deceased_cleanup_removes_all_data_of_citizens_dead_over_12_months_and_nothing_else);
 
 async fn emigrated_cleanup_closes_only_active_registrations_of_emigrated_citizens(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakePersonInformation::start().await.unwrap();
     let app = app_with(&db, &fake, "").await;
     populate(&db, &fake);
@@ -249,14 +250,14 @@ async fn emigrated_cleanup_closes_only_active_registrations_of_emigrated_citizen
 both_backends!(emigrated_cleanup_closes_only_active_registrations_of_emigrated_citizens);
 
 fn fmt_history(db: &TestDb) -> String {
-    match db.backend {
+    match db.backend() {
         Backend::Sqlite => "2020-01-01 10:00:00".to_string(),
         Backend::Mysql => "2020-01-01 10:00:00.000000".to_string(),
     }
 }
 
 async fn batch_size_and_requests_in_flight_never_exceed_their_settings(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakePersonInformation::start().await.unwrap();
     fake.set_latency(std::time::Duration::from_millis(20));
     let app = app_with(
@@ -294,7 +295,7 @@ async fn batch_size_and_requests_in_flight_never_exceed_their_settings(backend: 
 both_backends!(batch_size_and_requests_in_flight_never_exceed_their_settings);
 
 async fn every_kind_of_personinformation_failure_fails_the_slice_alarms_and_removes_nothing(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakePersonInformation::start().await.unwrap();
     let app = app_with(&db, &fake, "personinformation.defaultConnectionTimeoutMs=300").await;
     populate(&db, &fake);
@@ -353,7 +354,7 @@ async fn every_kind_of_personinformation_failure_fails_the_slice_alarms_and_remo
 both_backends!(every_kind_of_personinformation_failure_fails_the_slice_alarms_and_removes_nothing);
 
 async fn tolerance_2_tolerates_two_errors_and_alarms_on_the_third(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakePersonInformation::start().await.unwrap();
     let app = app_with(&db, &fake, "personinformation.error.tolerance=2").await;
     populate(&db, &fake);
@@ -379,7 +380,7 @@ async fn tolerance_2_tolerates_two_errors_and_alarms_on_the_third(backend: Backe
 both_backends!(tolerance_2_tolerates_two_errors_and_alarms_on_the_third);
 
 async fn the_budget_pauses_and_later_calls_finish_the_pass_asking_each_cpr_once(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakePersonInformation::start().await.unwrap();
     fake.set_latency(std::time::Duration::from_millis(30));
     let app = app_with(
@@ -420,7 +421,7 @@ async fn the_budget_pauses_and_later_calls_finish_the_pass_asking_each_cpr_once(
 both_backends!(the_budget_pauses_and_later_calls_finish_the_pass_asking_each_cpr_once);
 
 async fn a_database_that_goes_away_still_gets_200_with_failed(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakePersonInformation::start().await.unwrap();
     let url = match backend {
         Backend::Sqlite => "sqlite:///nonexistent-dir-odr-test/odr.db",

@@ -58,7 +58,7 @@ fn every_key_has_the_guides_default() {
     assert_eq!(s.notification.alarm_period_days, 3);
     assert_eq!(s.database.jndi_name, "java:jboss/datasources/ODR-DS");
     assert_eq!(s.server_bind, "127.0.0.1:8080");
-    assert_eq!(s.database.url, "sqlite://odr.db");
+    assert_eq!(s.database.url.expose(), "sqlite://odr.db");
     assert_eq!(s.database.pool_size, 10);
     assert!(s.database.migrate);
     assert_eq!(s.database.stamdata_url, None);

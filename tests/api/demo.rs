@@ -90,15 +90,17 @@ fn the_demo_runs_every_job_serves_the_pages_and_stops_cleanly() {
     assert_eq!(code, Some(0));
 }
 
+#[cfg(feature = "mariadb")]
 #[test]
 fn the_demo_runs_on_mariadb_too() {
-    let Some(db) = crate::helpers::TestDb::create(crate::helpers::Backend::Mysql) else {
+    use crate::helpers::TestDbExt;
+    let Some(db) = crate::helpers::test_db(crate::helpers::Backend::Mysql) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let (out, code) = demo_until(
         dir.path(),
-        &["--mysql", &db.url, "--run-jobs"],
+        &["--mysql", &db.url_text(), "--run-jobs"],
         "GET /odr-operations/odr-send-digitalpost-notifikation/alarm",
     );
     assert!(out.contains("OrganDonorNotification: Finished after "), "{out}");

@@ -15,7 +15,7 @@ use odr_operations::engine::{self, commit_fenced, CursorChange, Job, JobError, L
 use odr_operations::web::jobs::{start, JobFactory};
 
 use crate::both_backends;
-use crate::helpers::{spawn_with, Backend, Spawn, TestApp, TestDb};
+use crate::helpers::{spawn_with, test_db, Backend, Spawn, TestApp, TestDb, TestDbExt};
 
 const JOB: &str = "TestCounterJob";
 const START: &str = "/test/counter/start";
@@ -164,14 +164,14 @@ struct Txt {
 
 fn number(db: &TestDb, sql: &str) -> i64 {
     sql_query(sql)
-        .get_result::<Num>(&mut db.connect())
+        .get_result::<Num>(&mut db.conn())
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .n
 }
 
 fn units(db: &TestDb) -> Vec<i64> {
     sql_query("SELECT Unit AS n FROM TestEffect ORDER BY Unit")
-        .load::<Num>(&mut db.connect())
+        .load::<Num>(&mut db.conn())
         .unwrap()
         .into_iter()
         .map(|r| r.n)
@@ -182,7 +182,7 @@ fn cursor(db: &TestDb) -> Option<String> {
     sql_query(format!(
         "SELECT ResumeCursor AS t FROM JobState WHERE JobName = '{JOB}'"
     ))
-    .get_result::<Txt>(&mut db.connect())
+    .get_result::<Txt>(&mut db.conn())
     .unwrap()
     .t
 }
@@ -207,7 +207,7 @@ async fn start_call(app: &TestApp) -> String {
 }
 
 async fn the_budget_pauses_after_the_crossing_operation_and_the_next_call_resumes_there(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let app = node(&db, "node-a", "PT0.1S").await;
     prepare(&db, 12, 40);
     let mut calls = 0;
@@ -251,7 +251,7 @@ async fn the_budget_pauses_after_the_crossing_operation_and_the_next_call_resume
     app.stop().await;
 
     // One unbounded slice on a fresh database has the same effect.
-    let Some(db2) = TestDb::create(backend) else { return };
+    let Some(db2) = test_db(backend) else { return };
     let app2 = node(&db2, "node-b", "PT1H").await;
     prepare(&db2, 12, 1);
     let line = start_call(&app2).await;
@@ -262,7 +262,7 @@ async fn the_budget_pauses_after_the_crossing_operation_and_the_next_call_resume
 both_backends!(the_budget_pauses_after_the_crossing_operation_and_the_next_call_resumes_there);
 
 async fn fifty_concurrent_calls_on_two_nodes_never_run_two_slices_at_once(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let a = node(&db, "node-a", "PT0.3S").await;
     let b = node(&db, "node-b", "PT0.3S").await;
     prepare(&db, 40, 15);
@@ -303,7 +303,7 @@ async fn fifty_concurrent_calls_on_two_nodes_never_run_two_slices_at_once(backen
 both_backends!(fifty_concurrent_calls_on_two_nodes_never_run_two_slices_at_once);
 
 async fn a_killed_slice_blocks_until_its_lease_expires_then_the_job_resumes_without_loss(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let a = node(&db, "node-a", "PT5S").await;
     let b = node(&db, "node-b", "PT5S").await;
     prepare(&db, 8, 1);
@@ -339,7 +339,7 @@ async fn a_killed_slice_blocks_until_its_lease_expires_then_the_job_resumes_with
 both_backends!(a_killed_slice_blocks_until_its_lease_expires_then_the_job_resumes_without_loss);
 
 async fn a_late_write_by_the_old_owner_is_refused_by_the_fencing_token(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let b = node(&db, "node-b", "PT5S").await;
     prepare(&db, 3, 1);
     let pool = b.state.db.odr.clone();
@@ -369,7 +369,7 @@ async fn a_late_write_by_the_old_owner_is_refused_by_the_fencing_token(backend: 
 both_backends!(a_late_write_by_the_old_owner_is_refused_by_the_fencing_token);
 
 async fn the_lease_uses_the_database_clock_so_a_skewed_node_cannot_steal_it(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     prepare(&db, 3, 1);
     let ahead = spawn_with(
         &db,
@@ -393,7 +393,7 @@ async fn the_lease_uses_the_database_clock_so_a_skewed_node_cannot_steal_it(back
     holder.release(&pool).await.unwrap();
     // Once free, the skewed node runs, and its lease is dated on the database clock.
     assert!(start_call(&ahead).await.starts_with("TestCounterJob: Finished"));
-    let mut conn = db.connect();
+    let mut conn = db.conn();
     let db_now = dialect::db_now(&mut conn).unwrap();
     #[derive(QueryableByName)]
     struct Beat {
@@ -414,7 +414,7 @@ async fn the_lease_uses_the_database_clock_so_a_skewed_node_cannot_steal_it(back
 both_backends!(the_lease_uses_the_database_clock_so_a_skewed_node_cannot_steal_it);
 
 async fn a_failing_operation_keeps_the_last_commit_and_records_failed(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let app = node(&db, "node-a", "PT5S").await;
     prepare(&db, 6, 1);
     db.execute("UPDATE TestScript SET FailAt = 4");
@@ -451,7 +451,7 @@ async fn a_failing_operation_keeps_the_last_commit_and_records_failed(backend: B
 both_backends!(a_failing_operation_keeps_the_last_commit_and_records_failed);
 
 async fn start_urls_need_the_bearer_token_when_one_is_set(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let app = spawn_with(
         &db,
         Spawn {
@@ -494,9 +494,9 @@ async fn start_urls_need_the_bearer_token_when_one_is_set(backend: Backend) {
 both_backends!(start_urls_need_the_bearer_token_when_one_is_set);
 
 async fn job_run_history_keeps_the_newest_1000_per_job(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     odr_operations::db::migrate::run(&db.url).unwrap();
-    let mut conn = db.connect();
+    let mut conn = db.conn();
     let t = chrono::Utc::now();
     let other = NewJobRun {
         job_name: "OtherJob",
@@ -546,7 +546,7 @@ async fn job_run_history_keeps_the_newest_1000_per_job(backend: Backend) {
 both_backends!(job_run_history_keeps_the_newest_1000_per_job);
 
 async fn a_panicking_operation_fails_the_slice_and_frees_the_lease(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let app = node(&db, "node-a", "PT5S").await;
     prepare(&db, 4, 1);
     db.execute("UPDATE TestScript SET PanicAt = 2");
@@ -568,7 +568,7 @@ async fn a_panicking_operation_fails_the_slice_and_frees_the_lease(backend: Back
 both_backends!(a_panicking_operation_fails_the_slice_and_frees_the_lease);
 
 async fn a_deleted_lock_row_is_recreated_with_tokens_above_every_old_one(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let app = node(&db, "node-a", "PT5S").await;
     prepare(&db, 2, 1);
     let pool = app.state.db.odr.clone();

@@ -3,26 +3,20 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::mysql::MysqlConnection;
-use diesel::Connection;
 use odr_operations::app::{AppOptions, AppState, Application};
 use odr_operations::clock::Clock;
 use odr_operations::config::Settings;
-use odr_operations::db::{self, DbConn};
+use odr_operations::db::DbConn;
 
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Mysql,
-}
+pub use odr_operations::config::Backend;
+pub use odr_operations::simulator::scratch::ScratchDb as TestDb;
+use odr_operations::simulator::scratch::{mysql_server_url, ScratchError};
 
 /// Runs the async test body `name(backend)` once per backend, as tests `name::sqlite` and
-/// `name::mysql`.
+/// `name::mysql` (the latter only in a build with the `mariadb` feature).
 #[macro_export]
 macro_rules! both_backends {
     ($name:ident) => {
@@ -31,6 +25,7 @@ macro_rules! both_backends {
             async fn sqlite() {
                 super::$name($crate::helpers::Backend::Sqlite).await
             }
+            #[cfg(feature = "mariadb")]
             #[actix_web::test]
             async fn mysql() {
                 super::$name($crate::helpers::Backend::Mysql).await
@@ -39,90 +34,51 @@ macro_rules! both_backends {
     };
 }
 
-/// Server URL of the MariaDB used by tests.
-pub fn mysql_server_url() -> String {
-    std::env::var("ODR_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
-}
-
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// A database made for one test and removed when dropped.
-pub struct TestDb {
-    pub backend: Backend,
-    pub url: String,
-    pub mysql_name: Option<String>,
-    pub dir: Option<tempfile::TempDir>,
+/// A fresh database for one test, or `None` (with a skip line on the terminal) when MariaDB is
+/// absent outside CI; under `CI=true` an absent MariaDB fails the test.
+pub fn test_db(backend: Backend) -> Option<TestDb> {
+    match TestDb::create(backend, "test", &mysql_server_url()) {
+        Ok(db) => Some(db),
+        Err(ScratchError::Unreachable { server, reason }) if !in_ci() => {
+            // Straight to the terminal: libtest would swallow eprintln! of a passing test.
+            use std::io::Write;
+            let test = std::thread::current().name().unwrap_or("test").to_string();
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: MariaDB not reachable at {server} ({reason}); set CI=true to make this a failure"
+            );
+            None
+        }
+        Err(e) => panic!("MariaDB is required (CI=true) or the test database failed: {e}"),
+    }
 }
 
-impl TestDb {
-    /// A fresh database, or `None` (with a printed skip) when MariaDB is absent outside CI.
-    pub fn create(backend: Backend) -> Option<TestDb> {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("tempdir");
-                let url = format!("sqlite://{}", dir.path().join("odr.db").display());
-                Some(TestDb {
-                    backend,
-                    url,
-                    mysql_name: None,
-                    dir: Some(dir),
-                })
-            }
-            Backend::Mysql => {
-                let server = mysql_server_url();
-                let mut admin = match MysqlConnection::establish(&server) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        if in_ci() {
-                            panic!("MariaDB is required in CI (CI=true) but {server} is not reachable: {e}");
-                        }
-                        eprintln!(
-                            "SKIPPED: MariaDB not reachable at {server} ({e}); set CI=true to make this a failure"
-                        );
-                        return None;
-                    }
-                };
-                let name = format!("odr_test_{}", uuid::Uuid::new_v4().simple());
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-                    .expect("create test database");
-                Some(TestDb {
-                    backend,
-                    url: format!("{server}/{name}"),
-                    mysql_name: Some(name),
-                    dir: None,
-                })
-            }
-        }
-    }
-
+/// What tests do with their database besides running the app on it.
+pub trait TestDbExt {
     /// A plain connection to this database.
-    pub fn connect(&self) -> DbConn {
-        let url = db::DbUrl::parse(&self.url).expect("test db url");
-        db::establish(&url).expect("connect to test database")
+    fn conn(&self) -> DbConn;
+    /// Runs SQL statements directly (as an operator would).
+    fn execute(&self, sql: &str);
+    /// The URL as written in a properties file.
+    fn url_text(&self) -> String;
+}
+
+impl TestDbExt for TestDb {
+    fn conn(&self) -> DbConn {
+        self.connect().expect("connect to test database")
     }
 
-    /// Runs SQL statements directly (as an operator would).
-    pub fn execute(&self, sql: &str) {
-        let mut c = self.connect();
+    fn execute(&self, sql: &str) {
+        let mut c = self.conn();
         c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
-    /// The SQLite file, for the sqlite3 CLI.
-    pub fn sqlite_path(&self) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.path().join("odr.db"))
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(name) = &self.mysql_name {
-            if let Ok(mut admin) = MysqlConnection::establish(&mysql_server_url()) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"));
-            }
-        }
+    fn url_text(&self) -> String {
+        self.url.expose()
     }
 }
 
@@ -187,7 +143,7 @@ pub async fn spawn_app(db: &TestDb, extra: &str) -> TestApp {
 
 /// Starts the real app against `db` with the given options.
 pub async fn spawn_with(db: &TestDb, opts: Spawn) -> TestApp {
-    let props = test_properties(&db.url, &opts.properties);
+    let props = test_properties(&db.url_text(), &opts.properties);
     let settings = Settings::from_properties("test.properties", &props).expect("test settings");
     let mut options = AppOptions::new(&settings);
     if let Some(node) = opts.node {
@@ -253,7 +209,7 @@ pub fn captured_logs() -> Vec<(String, String)> {
 /// Runs SQL through the real command-line client, as an operator would (`mariadb -uroot
 /// -h127.0.0.1 <db> -e '<sql>'` or `sqlite3 <file> '<sql>'`); returns what it printed.
 pub fn operator_sql(db: &TestDb, sql: &str) -> String {
-    let output = match db.backend {
+    let output = match db.backend() {
         Backend::Mysql => std::process::Command::new("mariadb")
             .args(["-uroot", "-h127.0.0.1"])
             .arg(db.mysql_name.as_deref().expect("MariaDB test database name"))
@@ -311,7 +267,7 @@ pub async fn assert_no_cpr_outside_the_audit_log(app: &TestApp, db: &TestDb, cpr
         "SELECT COALESCE(ErrorMessage, '') AS m FROM NotificationPerson UNION ALL \
          SELECT COALESCE(ErrorMessage, '') AS m FROM JobRun UNION ALL SELECT Message AS m FROM ErrorEvent",
     )
-    .load(&mut db.connect())
+    .load(&mut db.conn())
     .expect("stored messages");
     for m in stored {
         for cpr in cprs {

@@ -3,7 +3,7 @@
 use diesel::connection::SimpleConnection;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestDb};
+use crate::helpers::{test_db, Backend, TestDbExt};
 
 /// Every table of SPEC §4 with every column, spelt exactly.
 const SCHEMA: &[(&str, &str)] = &[
@@ -18,7 +18,7 @@ const SCHEMA: &[(&str, &str)] = &[
 ];
 
 async fn migrate_creates_the_exact_schema(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let applied = odr_operations::db::migrate::run(&db.url).expect("migrate");
     assert_eq!(applied.len(), 1);
     assert!(
@@ -27,7 +27,7 @@ async fn migrate_creates_the_exact_schema(backend: Backend) {
             .is_empty(),
         "migrate is idempotent"
     );
-    let mut conn = db.connect();
+    let mut conn = db.conn();
     for (table, columns) in SCHEMA {
         conn.batch_execute(&format!("SELECT {columns} FROM {table} WHERE 1 = 0"))
             .unwrap_or_else(|e| panic!("{table}({columns}): {e}"));
@@ -40,7 +40,7 @@ async fn migrate_creates_the_exact_schema(backend: Backend) {
 both_backends!(migrate_creates_the_exact_schema);
 
 async fn a_second_18_year_letter_to_the_same_citizen_is_refused(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     odr_operations::db::migrate::run(&db.url).expect("migrate");
     db.execute(
         "INSERT INTO NotificationDate (Status, LatestDate, CreatedDateTime, ModifiedDateTime) \
@@ -54,7 +54,7 @@ async fn a_second_18_year_letter_to_the_same_citizen_is_refused(backend: Backend
         )
     };
     db.execute(&insert("00000000-0000-0000-0000-000000000001"));
-    let mut conn = db.connect();
+    let mut conn = db.conn();
     let err = conn
         .batch_execute(&insert("00000000-0000-0000-0000-000000000002"))
         .expect_err("unique (Cpr, NotificationType)");

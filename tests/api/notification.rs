@@ -12,8 +12,8 @@ use odr_operations::simulator::digital_post::{DpFault, FakeDigitalPost};
 
 use crate::both_backends;
 use crate::helpers::{
-    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, operator_sql, spawn_app, spawn_with, Backend,
-    Spawn, TestApp, TestDb,
+    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, operator_sql, spawn_app, spawn_with, test_db,
+    Backend, Spawn, TestApp, TestDb, TestDbExt,
 };
 
 const START: &str = "/odr-operations/odr-send-digitalpost-notifikation/start";
@@ -104,7 +104,7 @@ fn letters(db: &TestDb) -> Vec<LetterDb> {
          FROM NotificationPerson p JOIN NotificationDate d ON d.NotificationDatePID = p.NotificationDatePID \
          ORDER BY p.NotificationPersonPID",
     )
-    .load(&mut db.connect())
+    .load(&mut db.conn())
     .unwrap()
 }
 
@@ -129,7 +129,7 @@ fn dates(db: &TestDb) -> Vec<DateDb> {
     sql_query(
         "SELECT NotificationDatePID AS id, LatestDate AS date, Status AS status FROM NotificationDate ORDER BY LatestDate",
     )
-    .load(&mut db.connect())
+    .load(&mut db.conn())
     .unwrap()
 }
 
@@ -140,7 +140,7 @@ struct Num {
 }
 
 fn count(db: &TestDb, sql: &str) -> i64 {
-    sql_query(sql).get_result::<Num>(&mut db.connect()).unwrap().n
+    sql_query(sql).get_result::<Num>(&mut db.conn()).unwrap().n
 }
 
 #[derive(QueryableByName)]
@@ -151,7 +151,7 @@ struct Msg {
 
 fn texts(db: &TestDb, sql: &str) -> Vec<String> {
     sql_query(sql)
-        .load::<Msg>(&mut db.connect())
+        .load::<Msg>(&mut db.conn())
         .unwrap()
         .into_iter()
         .map(|r| r.m)
@@ -218,7 +218,7 @@ const H: &str = "0512084108"; // 2008-12-05 -> 2026-11-21, already had its lette
 
 async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_date_order(backend: Backend) {
     capture_logs();
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let app = app_at(&db, &fake, Some("2026-11-20"), "2026-11-24", "").await;
     let mut sql = String::new();
@@ -347,7 +347,7 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
 both_backends!(a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_date_order);
 
 async fn a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_right_date(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let app = app_at(&db, &fake, Some("2026-02-10"), "2026-02-13", "").await;
     const LEAP: &str = "2902084201";
@@ -394,7 +394,7 @@ async fn a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_r
 both_backends!(a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_right_date);
 
 async fn only_active_cpr_statuses_get_a_letter(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
     let statuses = ["01", "03", "05", "07", "20", "30", "50", "60", "70", "80", "90"];
@@ -423,7 +423,7 @@ const NEXT_DAY: &str = "0812084303"; // 2008-12-08 -> 2026-11-24
 
 async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backend: Backend) {
     capture_logs();
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let app = app_at(&db, &fake, Some("2026-11-23"), "2026-11-24", "").await;
     db.execute(&format!(
@@ -522,7 +522,7 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
 both_backends!(a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it);
 
 async fn the_runbook_sql_for_inprogress_and_sent_rows_runs_in_the_real_client(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
     db.execute(&format!(
@@ -572,7 +572,7 @@ async fn the_runbook_sql_for_inprogress_and_sent_rows_runs_in_the_real_client(ba
 both_backends!(the_runbook_sql_for_inprogress_and_sent_rows_runs_in_the_real_client);
 
 async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     // One letter in flight makes the order of requests, and so the outcome, deterministic.
     let app = app_at(
@@ -653,7 +653,7 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
 both_backends!(the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms);
 
 async fn a_timeout_is_unavailable_and_the_letter_is_sent_on_the_next_call(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let app = app_at(
         &db,
@@ -684,7 +684,7 @@ async fn a_timeout_is_unavailable_and_the_letter_is_sent_on_the_next_call(backen
 both_backends!(a_timeout_is_unavailable_and_the_letter_is_sent_on_the_next_call);
 
 async fn a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let node = |name: &str| Spawn {
         properties: format!(
@@ -750,7 +750,7 @@ async fn a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone(ba
 both_backends!(a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone);
 
 async fn one_operation_sends_send_limit_letters_with_max_per_route_in_flight(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     fake.set_latency(Duration::from_millis(50));
     // A budget of 1 ms: the slice stops after the first operation that outlasts it.
@@ -806,7 +806,7 @@ async fn one_operation_sends_send_limit_letters_with_max_per_route_in_flight(bac
 both_backends!(one_operation_sends_send_limit_letters_with_max_per_route_in_flight);
 
 async fn no_start_date_or_a_future_one_sends_nothing_and_says_so(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let none = app_at(&db, &fake, None, "2026-11-24", "").await;
     db.execute(&person("0812084901", "2008-12-08", "01"));
@@ -853,7 +853,7 @@ struct StatusCount {
 fn status_from_sql(db: &TestDb) -> String {
     let counts: Vec<StatusCount> =
         sql_query("SELECT Status AS status, COUNT(*) AS n FROM NotificationPerson GROUP BY Status")
-            .load(&mut db.connect())
+            .load(&mut db.conn())
             .unwrap();
     let newest = dates(db)
         .into_iter()
@@ -871,7 +871,7 @@ fn status_from_sql(db: &TestDb) -> String {
 }
 
 async fn the_status_page_counts_match_the_table(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let app = app_at(&db, &fake, Some("2026-11-22"), "2026-11-24", "").await;
     let mut sql = String::new();
@@ -914,7 +914,7 @@ async fn the_status_page_counts_match_the_table(backend: Backend) {
 both_backends!(the_status_page_counts_match_the_table);
 
 async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_job(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
     db.execute(&format!(
@@ -984,7 +984,7 @@ async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_j
 both_backends!(an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_job);
 
 async fn the_lag_alarm_names_the_first_unfinished_date_and_its_letters(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let app = app_at(&db, &fake, Some("2026-11-10"), "2026-11-13", "").await;
     let mut sql = String::new();
@@ -1079,7 +1079,7 @@ async fn the_lag_alarm_names_the_first_unfinished_date_and_its_letters(backend: 
 both_backends!(the_lag_alarm_names_the_first_unfinished_date_and_its_letters);
 
 async fn a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_error(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
     db.execute(&format!(
@@ -1128,7 +1128,7 @@ async fn a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_er
 both_backends!(a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_error);
 
 async fn a_date_set_back_to_pending_is_extracted_again_without_a_second_letter(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
     db.execute(&format!(

@@ -1,7 +1,7 @@
 //! Status pages on both backends, database failures, request ids, 404 and 405.
 
 use crate::both_backends;
-use crate::helpers::{spawn_app, spawn_with, Backend, Spawn, TestDb};
+use crate::helpers::{spawn_app, spawn_with, test_db, Backend, Spawn, TestDbExt};
 
 const SLETTEJOB_STATUS: &str = "/odr-operations/odr-slettejob/status";
 const NOTIFICATION_STATUS: &str = "/odr-operations/odr-send-digitalpost-notifikation/status";
@@ -9,7 +9,7 @@ const SLETTEJOB_ALARM: &str = "/odr-operations/odr-slettejob/alarm";
 const NOTIFICATION_ALARM: &str = "/odr-operations/odr-send-digitalpost-notifikation/alarm";
 
 async fn slettejob_status_reports_database_ok_and_build_facts(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let app = spawn_app(&db, "").await;
     let res = app.get(SLETTEJOB_STATUS).await;
     assert_eq!(res.status().as_u16(), 200);
@@ -35,7 +35,7 @@ async fn slettejob_status_reports_database_ok_and_build_facts(backend: Backend) 
 both_backends!(slettejob_status_reports_database_ok_and_build_facts);
 
 async fn notification_status_counts_rows_per_status_in_fixed_order(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let app = spawn_app(&db, "").await;
     let (code, body) = app.get_text(NOTIFICATION_STATUS).await;
     assert_eq!(code, 200);
@@ -81,7 +81,7 @@ async fn unreachable_database_gives_500_on_both_status_pages(backend: Backend) {
         Backend::Sqlite => "sqlite:///nonexistent-dir-odr-test/odr.db".to_string(),
         Backend::Mysql => "mysql://root@127.0.0.1:1/odr_unreachable".to_string(),
     };
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let app = spawn_with(
         &db,
         Spawn {
@@ -101,8 +101,8 @@ async fn unreachable_database_gives_500_on_both_status_pages(backend: Backend) {
 both_backends!(unreachable_database_gives_500_on_both_status_pages);
 
 async fn a_separate_stamdata_datasource_is_checked_too(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
-    let app = spawn_app(&db, "datasource.stamdata.url=mysql://root@127.0.0.1:1/stamdata").await;
+    let Some(db) = test_db(backend) else { return };
+    let app = spawn_app(&db, "datasource.stamdata.url=sqlite:///nonexistent/odr/stamdata.db").await;
     let (code, body) = app.get_text(SLETTEJOB_STATUS).await;
     assert_eq!(code, 500, "{body}");
     app.stop().await;
@@ -111,7 +111,7 @@ both_backends!(a_separate_stamdata_datasource_is_checked_too);
 
 #[actix_web::test]
 async fn request_id_is_echoed_or_generated() {
-    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let db = test_db(Backend::Sqlite).unwrap();
     let app = spawn_app(&db, "").await;
     let res = app
         .client
@@ -139,7 +139,7 @@ async fn request_id_is_echoed_or_generated() {
 
 #[actix_web::test]
 async fn unknown_paths_are_404_and_wrong_methods_405_with_a_sentence() {
-    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let db = test_db(Backend::Sqlite).unwrap();
     let app = spawn_app(&db, "").await;
     let (code, body) = app.get_text("/odr-operations/odr-slettejob/0101001234").await;
     assert_eq!(code, 404);
@@ -160,7 +160,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_a_sentence() {
 }
 
 async fn metrics_are_valid_prometheus_text_with_the_service_figures(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = odr_operations::simulator::person_information::FakePersonInformation::start()
         .await
         .unwrap();
@@ -212,7 +212,7 @@ async fn metrics_are_valid_prometheus_text_with_the_service_figures(backend: Bac
 both_backends!(metrics_are_valid_prometheus_text_with_the_service_figures);
 
 async fn every_status_and_alarm_page_answers_detailed_json(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else { return };
+    let Some(db) = test_db(backend) else { return };
     let fake = odr_operations::simulator::person_information::FakePersonInformation::start()
         .await
         .unwrap();

@@ -160,8 +160,8 @@ ensure_tools() {
 build() {
   if [ -n "${CLUSTER_BIN:-}" ]; then log "using CLUSTER_BIN=$BIN"; return 0; fi
   # Cargo rebuilds only what changed (seconds when target/release is fresh, ~4 min from scratch).
-  log "cargo build --release"
-  (cd "$ROOT" && cargo build --release --quiet)
+  log "cargo build --release --features mariadb"
+  (cd "$ROOT" && cargo build --release --features mariadb --quiet)
 }
 
 # A free loopback port below the kernel's ephemeral range, so no outgoing connection (curl,

@@ -11,6 +11,10 @@ use std::time::Duration;
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+pub mod db_url;
+
+pub use db_url::{Backend, BadDbUrl, DbUrl, NoMariadb};
+
 /// One configuration key: name, default (None = unset) and a one-line description.
 pub struct KeyDef {
     /// Property name, spelt as in the operator guide.
@@ -337,13 +341,13 @@ pub struct NotificationSettings {
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     /// ODR database URL.
-    pub url: String,
+    pub url: DbUrl,
     /// Pool size per datasource.
     pub pool_size: u32,
     /// Apply migrations on `serve`.
     pub migrate: bool,
     /// Separate database for `v2_person_simplified`, if any.
-    pub stamdata_url: Option<String>,
+    pub stamdata_url: Option<DbUrl>,
     /// JNDI name used in alarm texts.
     pub jndi_name: String,
 }
@@ -597,16 +601,19 @@ impl Reader<'_> {
         }
     }
 
-    fn db_url(&self, key: &str) -> Result<String, ConfigError> {
+    fn db_url(&self, key: &str) -> Result<DbUrl, ConfigError> {
         let v = self.text(key)?;
-        match crate::db::DbUrl::parse(&v) {
-            Ok(_) => Ok(v),
-            Err(_) => Err(self.bad(
+        let url = DbUrl::parse(&v).map_err(|_| {
+            self.bad(
                 key,
-                &v,
+                &db_url::mask_password(&v),
                 "is not a database URL (example: sqlite://odr.db or mysql://user:pass@host:3306/odr)",
-            )),
+            )
+        })?;
+        if !url.backend.is_compiled() {
+            return Err(self.bad(key, &url.masked(), &format!("cannot be used: {}", db_url::NO_MARIADB)));
         }
+        Ok(url)
     }
 
     fn socket_addr(&self, key: &str) -> Result<String, ConfigError> {
