@@ -19,7 +19,7 @@ use super::error_chain;
 use crate::audit::{self, Event};
 use crate::config::ServiceSettings;
 use crate::cpr::Cpr;
-use crate::web::request_id;
+use crate::logging::request_id;
 
 /// Namespace of the Digital Post Adapter messages.
 const DP_NS: &str = "http://nspop.dk/digitalpost/2024/05/29/";
@@ -166,9 +166,9 @@ impl DigitalPostClient {
             Ok(p) => p,
             Err(e) => return SendOutcome::Unavailable(DigitalPostError::Client(e.to_string())),
         };
-        let request_id = request_id::current()
-            .filter(|id| id != "-")
-            .and_then(|id| HeaderValue::from_str(&id).ok())
+        // Each call its own id, built from the incoming one (the log line's MDC) so the two join.
+        let request_id = HeaderValue::from_str(&request_id::outgoing())
+            .ok()
             .or_else(|| HeaderValue::from_str(&request_id::generate()).ok());
         let mut request = self
             .http
@@ -641,7 +641,7 @@ mod tests {
         let to = cpr("0101001234");
         let out = request_id::scope("req-abc-123".to_string(), client.send(&letter("m-1", &to))).await;
         assert_eq!(out, SendOutcome::Accepted);
-        assert_eq!(fake.last_request_id().as_deref(), Some("req-abc-123"));
+        assert_eq!(fake.last_request_id().as_deref(), Some("req-abc-123-1"));
         assert_eq!(client.send(&letter("m-2", &to)).await, SendOutcome::Accepted);
         let generated = fake.last_request_id().unwrap();
         assert!(!generated.is_empty() && generated != "req-abc-123");

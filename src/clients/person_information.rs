@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::error_chain;
 use crate::config::ServiceSettings;
 use crate::cpr::Cpr;
-use crate::web::request_id;
+use crate::logging::request_id;
 
 /// Path of the status call, relative to `personinformation.url`.
 const STATUS_PATH: &str = "persons/status";
@@ -186,17 +186,20 @@ impl PersonInformationClient {
     ///
     /// Duplicates are asked once; an empty slice makes no request.
     pub async fn statuses(&self, cprs: &[Cpr]) -> Result<Vec<PersonStatus>, PersonInfoError> {
-        // "-" is what `request_id::inherit` sets when there was no request id to inherit.
-        let request_id = request_id::current()
-            .filter(|id| id != "-")
-            .unwrap_or_else(request_id::generate);
+        // Each call its own id, built from the incoming one (the log line's MDC) so the two join.
+        let request_id = request_id::outgoing();
         let result = self.call(cprs, &request_id).await;
-        if let Err(e) = &result {
-            log::warn!(
+        match &result {
+            Ok(answer) => log::debug!(
+                "PersonInformation: status call for {} CPR numbers answered {} (request id {request_id})",
+                cprs.len(),
+                answer.len()
+            ),
+            Err(e) => log::warn!(
                 "PersonInformation: status call for {} CPR numbers failed (request id {request_id}): {e}; cause: {}",
                 cprs.len(),
                 cause_of(e)
-            );
+            ),
         }
         result
     }
@@ -561,10 +564,13 @@ mod tests {
     async fn request_id_is_sent() {
         let fake = FakePersonInformation::start().await.unwrap();
         let c = client(&fake);
-        request_id::scope("job-run-17".to_string(), c.statuses(&[cpr(ALICE)]))
-            .await
-            .unwrap();
-        assert_eq!(fake.last_request_id().as_deref(), Some("job-run-17"));
+        request_id::scope("job-run-17".to_string(), async {
+            c.statuses(&[cpr(ALICE)]).await.unwrap();
+            assert_eq!(fake.last_request_id().as_deref(), Some("job-run-17-1"));
+            c.statuses(&[cpr(BOB)]).await.unwrap();
+            assert_eq!(fake.last_request_id().as_deref(), Some("job-run-17-2"));
+        })
+        .await;
         // Outside a request, a fresh id is generated for each call.
         c.statuses(&[cpr(ALICE)]).await.unwrap();
         let first = fake.last_request_id().unwrap();

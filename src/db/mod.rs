@@ -17,7 +17,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 
 use crate::config::{Backend, DbUrl};
-use crate::web::request_id;
+use crate::logging::request_id;
 
 /// A connection to either backend; queries written once run on both.
 ///

@@ -19,7 +19,7 @@ use crate::db::models::job_run::{self, NewJobRun};
 use crate::db::models::job_state::{self, JobState};
 use crate::db::models::{stored, Outcome};
 use crate::db::{dialect, Db, DbConn, DbError};
-use crate::web::request_id;
+use crate::logging::request_id;
 pub use lease::{Lease, LEASE_MARGIN};
 
 /// What an operation tells the engine.

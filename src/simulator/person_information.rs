@@ -303,7 +303,7 @@ async fn persons_status(req: HttpRequest, body: web::Bytes, state: web::Data<Mut
     let state: Shared = state.into_inner();
     let request_id = req
         .headers()
-        .get(crate::web::request_id::HEADER)
+        .get(crate::logging::request_id::HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let _in_flight = InFlight::enter(&state);

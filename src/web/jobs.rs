@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::app::AppState;
 use crate::engine::{self, EngineCtx, Job};
-use crate::web::request_id;
+use crate::logging::request_id;
 
 /// Builds a job for one slice from the application state.
 pub trait JobFactory: 'static {

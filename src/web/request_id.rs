@@ -1,9 +1,6 @@
-//! `X-Request-ID`: taken from the request or generated, echoed on the response, and put in the
-//! log MDC on every poll of the request's future so each of its log lines carries it.
+//! `X-Request-ID` middleware: the id is taken from the request or generated, echoed on the
+//! response, and scoped over the request's future ([`crate::logging::request_id`]).
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -12,84 +9,16 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::HttpMessage;
 
-/// The header name.
-pub const HEADER: &str = "x-request-id";
-const MDC_KEY: &str = "request_id";
+pub use crate::logging::request_id::HEADER;
+use crate::logging::request_id::{generate, scope, MdcGuard};
 
 /// The request id stored in the request's extensions.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// The request id of the code running on this thread, if any.
-pub fn current() -> Option<String> {
-    log_mdc::get(MDC_KEY, |v| v.map(str::to_owned))
-}
-
-/// Sets the MDC request id until dropped, then restores the previous one.
-#[must_use]
-pub struct MdcGuard {
-    prev: Option<String>,
-}
-
-impl MdcGuard {
-    /// Puts `id` in this thread's MDC.
-    pub fn set(id: String) -> MdcGuard {
-        let prev = current();
-        log_mdc::insert(MDC_KEY, id);
-        MdcGuard { prev }
-    }
-}
-
-impl Drop for MdcGuard {
-    fn drop(&mut self) {
-        match self.prev.take() {
-            Some(p) => {
-                log_mdc::insert(MDC_KEY, p);
-            }
-            None => {
-                log_mdc::remove(MDC_KEY);
-            }
-        }
-    }
-}
-
-/// A future that runs with a request id in the MDC whenever it is polled.
-pub struct WithRequestId<F> {
-    id: String,
-    inner: Pin<Box<F>>,
-}
-
-impl<F: Future> Future for WithRequestId<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.get_mut();
-        let _guard = MdcGuard::set(this.id.clone());
-        this.inner.as_mut().poll(cx)
-    }
-}
-
-/// Wraps `fut` so its log lines carry `id`.
-pub fn scope<F: Future>(id: String, fut: F) -> WithRequestId<F> {
-    WithRequestId {
-        id,
-        inner: Box::pin(fut),
-    }
-}
-
-/// Wraps `fut` with the current request id, if any (for spawned work).
-pub fn inherit<F: Future>(fut: F) -> WithRequestId<F> {
-    scope(current().unwrap_or_else(|| "-".to_string()), fut)
-}
-
 /// Accepts a caller's id if it is short printable ASCII (it goes into logs and headers).
 fn acceptable(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
-}
-
-/// A fresh request id.
-pub fn generate() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 /// Middleware: picks the id, scopes the request's logging, echoes the header, logs one access line.

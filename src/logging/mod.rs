@@ -1,5 +1,7 @@
 //! log4rs set-up: `log4rs.yaml` when present, else the console only.
 
+pub mod request_id;
+
 use std::path::Path;
 
 use log4rs::append::console::ConsoleAppender;
