@@ -13,6 +13,9 @@ use crate::clients::person_information::PersonInformationClient;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{migrate, Datasources};
+use crate::engine::EngineCtx;
+use crate::jobs::JobDeps;
+use crate::metrics::Metrics;
 use crate::web as routes;
 
 /// Facts about the build shown on the status page.
@@ -42,24 +45,48 @@ impl BuildInfo {
 
 /// Everything a request handler needs, shared by all workers.
 pub struct AppState {
-    /// Settings, parsed once.
-    pub settings: Arc<Settings>,
-    /// Datasources.
-    pub db: Datasources,
-    /// Application clock.
-    pub clock: Clock,
+    /// What the jobs are built from: settings, clock, datasources, clients, metrics.
+    pub deps: JobDeps,
     /// This node's id (host name and process id).
     pub node: String,
     /// When this process started serving.
     pub deployed: DateTime<Utc>,
     /// Build facts.
     pub build: BuildInfo,
-    /// PersonInformation client (shared connection pool).
-    pub person_information: PersonInformationClient,
-    /// Digital Post Adapter client (shared connection pool).
-    pub digital_post: DigitalPostClient,
     /// The Completed-letter count of the status page and metrics.
     pub completed_letters: Arc<crate::web::status::CompletedLetters>,
+}
+
+impl AppState {
+    /// Settings, parsed once.
+    pub fn settings(&self) -> &Settings {
+        &self.deps.settings
+    }
+
+    /// Datasources.
+    pub fn db(&self) -> &Datasources {
+        &self.deps.db
+    }
+
+    /// Application clock.
+    pub fn clock(&self) -> &Clock {
+        &self.deps.clock
+    }
+
+    /// This node's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.deps.metrics
+    }
+
+    /// What the engine needs to run a slice on this node.
+    pub fn engine(&self) -> EngineCtx {
+        EngineCtx {
+            db: self.deps.db.odr.clone(),
+            node: self.node.clone(),
+            clock: self.deps.clock.clone(),
+            observer: self.deps.metrics.clone(),
+        }
+    }
 }
 
 /// Why the application could not start.
@@ -68,6 +95,9 @@ pub enum StartError {
     /// Migrating failed.
     #[error(transparent)]
     Migrate(#[from] migrate::MigrateError),
+    /// The metrics registry could not be built.
+    #[error("cannot register the metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     /// An external-service client could not be built.
     #[error("cannot build the {service} client: {reason}")]
     Client {
@@ -167,14 +197,17 @@ impl Application {
             .map_err(|source| StartError::Bind { addr, source })?
             .port();
         let state = web::Data::new(AppState {
-            settings: Arc::new(settings),
-            db,
-            clock,
+            deps: JobDeps {
+                settings: Arc::new(settings),
+                clock,
+                db,
+                person_information,
+                digital_post,
+                metrics: Arc::new(Metrics::new()?),
+            },
             node,
             deployed: Utc::now(),
             build: BuildInfo::current(),
-            person_information,
-            digital_post,
             completed_letters: Arc::default(),
         });
         let data = state.clone();

@@ -72,7 +72,7 @@ fn run_json(r: &JobRun) -> Value {
 /// The last runs of `jobs`, newest first, by job name (`null` when the database fails).
 pub async fn recent_runs(state: &AppState, jobs: &'static [&'static str]) -> Value {
     let runs = state
-        .db
+        .db()
         .odr
         .run(move |conn| {
             let mut map = Map::new();

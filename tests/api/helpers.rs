@@ -112,7 +112,7 @@ impl TestApp {
     }
 
     pub fn clock(&self) -> &Clock {
-        &self.state.clock
+        self.state.clock()
     }
 
     pub async fn stop(&self) {
