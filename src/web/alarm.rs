@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::detail::{self, lines_of, Indicator};
-use crate::app::AppState;
+use super::state::AppState;
 use crate::db::models::{error_event, job_run, Outcome, Service};
 use crate::db::{DbConn, DbError};
 use crate::jobs::{DECEASED, EMIGRATED};

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::app::AppState;
+use super::state::AppState;
 use crate::clock::rfc3339_millis;
 use crate::db::models::job_run::{self, JobRun};
 use crate::db::DbError;

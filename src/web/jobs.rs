@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
+use super::state::AppState;
 use crate::engine;
 use crate::jobs::JobFactory;
 use crate::logging::request_id;

@@ -5,6 +5,7 @@ pub mod detail;
 pub mod jobs;
 pub mod notification_alarm;
 pub mod request_id;
+pub mod state;
 pub mod status;
 pub mod texts;
 

@@ -10,11 +10,11 @@ use serde_json::{json, Value};
 
 use super::alarm;
 use super::detail::{lines_of, Indicator};
+use super::state::AppState;
 use super::texts::{
     database_line, date_status_line, error_total_line, lag_line, unknown_date_status_line, unknown_letter_status_line,
     ymd,
 };
-use crate::app::AppState;
 use crate::db::models::notification::{self, shown_status};
 use crate::db::models::{DateStatus, LetterStatus, Service};
 use crate::db::DbError;

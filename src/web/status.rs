@@ -8,7 +8,7 @@ use super::alarm;
 use super::detail::{self, Indicator};
 use crate::jobs::{DECEASED, EMIGRATED, NOTIFICATION};
 
-use crate::app::AppState;
+use super::state::AppState;
 use crate::clock::rfc3339_millis;
 use crate::db::models::{notification, LetterStatus};
 use crate::db::DbError;
