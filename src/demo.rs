@@ -150,6 +150,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
     }
     println!("Stop with Ctrl-C.\n");
     let handle = app.handle();
+    app.stop_on_signals().map_err(|e| e.to_string())?;
     let server = actix_web::rt::spawn(app.run_until_stopped());
     if opts.run_jobs {
         if let Err(e) = run_jobs(&base).await {

@@ -2,13 +2,13 @@
 //! registrations with history, CPR statuses for the fake PersonInformation, and
 //! `v2_person_simplified` rows for the notification job.
 
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 
 use crate::db::dialect::insert_batch;
 use crate::db::models::registration::{self, NewRegistration};
 use crate::db::schema::person_simplified;
-use crate::db::DbConn;
+use crate::db::{DbConn, StoredInstant};
 
 /// A small deterministic random generator (splitmix64): same seed, same population.
 #[derive(Debug, Clone)]
@@ -175,10 +175,10 @@ pub fn citizens(spec: &Spec) -> Vec<Citizen> {
 }
 
 /// Registrations of `citizens`: one active each, plus a closed historical one where drawn.
-pub fn registrations_of(citizens: &[Citizen], now: NaiveDateTime) -> Vec<NewRegistration> {
+pub fn registrations_of(citizens: &[Citizen], now: StoredInstant) -> Vec<NewRegistration> {
     let mut rows = Vec::new();
-    let old = now - Duration::days(3000);
-    let changed = now - Duration::days(700);
+    let old = StoredInstant::from_naive(now.naive() - Duration::days(3000));
+    let changed = StoredInstant::from_naive(now.naive() - Duration::days(700));
     for c in citizens {
         if c.registrations == 2 {
             let mut history = NewRegistration::full(&c.cpr, old, Some(changed));
@@ -216,7 +216,7 @@ pub struct NewPerson {
 pub fn load(
     conn: &mut DbConn,
     citizens: &[Citizen],
-    now: NaiveDateTime,
+    now: StoredInstant,
     stamdata: bool,
     mut progress: impl FnMut(usize),
 ) -> QueryResult<()> {
@@ -254,7 +254,7 @@ pub fn insert_people(conn: &mut DbConn, people: &[NewPerson]) -> QueryResult<usi
 pub fn insert_letter_history(conn: &mut DbConn, first: NaiveDate, dates: usize, per_date: usize) -> QueryResult<()> {
     use crate::db::models::notification::{insert_letters, NewLetter};
     use crate::db::schema::notification_date::dsl as d;
-    let now = chrono::Utc::now().naive_utc();
+    let now = StoredInstant::from_utc(chrono::Utc::now());
     for k in 0..dates {
         let last = k + 1 == dates;
         conn.transaction(|conn| {

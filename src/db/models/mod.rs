@@ -96,7 +96,7 @@ db_enum! {
     }
 }
 
-/// A UTC instant as stored (DATETIME(6) / TEXT).
-pub fn stored(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
-    t.naive_utc()
+/// A UTC instant as stored (DATETIME(6) / TEXT with microseconds).
+pub fn stored(t: chrono::DateTime<chrono::Utc>) -> crate::db::StoredInstant {
+    crate::db::StoredInstant::from_utc(t)
 }

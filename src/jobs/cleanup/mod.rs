@@ -16,7 +16,7 @@ use crate::clients::person_information::{PersonInfoError, PersonInformationClien
 use crate::config::CleanupSettings;
 use crate::cpr::Cpr;
 use crate::db::models::{stored, Service};
-use crate::engine::{CursorChange, Job, JobError, Slice, Step};
+use crate::engine::{CursorChange, Job, JobError, Slice, Step, StopSignal};
 use crate::metrics::Metrics;
 pub use rules::{CleanupRule, Deceased, Emigrated};
 
@@ -32,6 +32,7 @@ pub struct CleanupJob<R> {
     in_flight: usize,
     client: PersonInformationClient,
     metrics: Arc<Metrics>,
+    operation_timeout: Duration,
     checked: i64,
     acted: i64,
     rows: i64,
@@ -39,12 +40,21 @@ pub struct CleanupJob<R> {
 
 impl<R: CleanupRule> JobFactory for CleanupJob<R> {
     fn create(deps: &JobDeps) -> Result<Self, String> {
+        let settings = R::settings(&deps.settings).clone();
+        let pi = &deps.settings.person_information;
+        let in_flight = pi.max_per_route.max(1);
+        // One operation asks batch / per-request requests, in_flight at a time, each within the timeout.
+        let requests = settings
+            .batch_size
+            .div_ceil(settings.personinformation_batch_size.max(1));
+        let rounds = u32::try_from(requests.div_ceil(in_flight)).unwrap_or(u32::MAX);
         Ok(CleanupJob {
             rule: R::for_slice(deps),
-            settings: R::settings(&deps.settings).clone(),
-            in_flight: deps.settings.person_information.max_per_route.max(1),
+            settings,
+            in_flight,
             client: deps.person_information.clone(),
             metrics: deps.metrics.clone(),
+            operation_timeout: pi.connect_timeout.saturating_mul(rounds.max(1)),
             checked: 0,
             acted: 0,
             rows: 0,
@@ -59,15 +69,30 @@ impl<R> CleanupJob<R> {
     }
 }
 
-/// Asks PersonInformation for `cprs`, `per_request` per call, at most `in_flight` calls at once.
+/// Why the statuses of a batch could not be had.
+#[derive(Debug)]
+pub enum FetchError {
+    /// PersonInformation failed.
+    Service(PersonInfoError),
+    /// The slice lost its lease: no further request was sent.
+    LeaseLost,
+}
+
+/// Asks PersonInformation for `cprs`, `per_request` per call, at most `in_flight` calls at once;
+/// no call starts once `lost` is raised.
 pub async fn fetch_statuses(
     client: &PersonInformationClient,
     cprs: &[Cpr],
-    per_request: usize,
-    in_flight: usize,
-) -> Result<HashMap<Cpr, PersonStatus>, PersonInfoError> {
+    (per_request, in_flight): (usize, usize),
+    lost: &StopSignal,
+) -> Result<HashMap<Cpr, PersonStatus>, FetchError> {
     let answers: Vec<Vec<PersonStatus>> = futures_util::stream::iter(cprs.chunks(per_request.max(1)))
-        .map(|chunk| client.statuses(chunk))
+        .map(|chunk| async move {
+            if lost.is_raised() {
+                return Err(FetchError::LeaseLost);
+            }
+            client.statuses(chunk).await.map_err(FetchError::Service)
+        })
         .buffer_unordered(in_flight.max(1))
         .try_collect()
         .await?;
@@ -100,16 +125,11 @@ impl<R: CleanupRule> Job for CleanupJob<R> {
                 batch.len() - cprs.len()
             );
         }
-        let statuses = match fetch_statuses(
-            &self.client,
-            &cprs,
-            self.settings.personinformation_batch_size,
-            self.in_flight,
-        )
-        .await
-        {
+        let sizes = (self.settings.personinformation_batch_size, self.in_flight);
+        let statuses = match fetch_statuses(&self.client, &cprs, sizes, &slice.lease_lost()).await {
             Ok(s) => s,
-            Err(e) => {
+            Err(FetchError::LeaseLost) => return Err(JobError::LeaseLost),
+            Err(FetchError::Service(e)) => {
                 let reason = e.to_string();
                 super::record_service_error(slice, &self.metrics, Service::PersonInformation, &reason).await?;
                 return Err(JobError::Service(reason));
@@ -150,6 +170,10 @@ impl<R: CleanupRule> Job for CleanupJob<R> {
 
     fn processed(&self) -> i64 {
         self.checked
+    }
+
+    fn operation_timeout(&self) -> Duration {
+        self.operation_timeout
     }
 
     fn figures(&self) -> String {
