@@ -30,6 +30,8 @@ enum Door {
 #[derive(Debug, Clone, Default)]
 struct State {
     door: Door,
+    /// Requests that reached the door, held or not.
+    arrived: u64,
     /// Requests held at the door now.
     waiting: usize,
     /// Tickets handed out so far; a held request's ticket is its place in the queue.
@@ -123,6 +125,19 @@ impl Gate {
         let _ = rx.wait_for(|s| s.waiting >= n).await;
     }
 
+    /// Resolves once `n` requests have reached the door since the fake started, held or not
+    /// (a request that then hangs has arrived too). Wrap it in a timeout.
+    pub async fn wait_for_arrivals(&self, n: u64) {
+        let mut rx = self.state.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let _ = rx.wait_for(|s| s.arrived >= n).await;
+    }
+
+    /// Requests that reached the door since the fake started.
+    pub fn arrivals(&self) -> u64 {
+        self.state.borrow().arrived
+    }
+
     /// Requests held at the door now.
     pub fn waiting(&self) -> usize {
         self.state.borrow().waiting
@@ -143,15 +158,15 @@ impl Gate {
     /// when the request is let through (or loses patience).
     pub(super) async fn pass(&self) {
         let mut ticket = None;
-        self.state.send_if_modified(|s| {
+        self.state.send_modify(|s| {
+            s.arrived += 1;
             if s.door == Door::Open {
-                return false;
+                return;
             }
             ticket = Some(s.tickets);
             s.tickets += 1;
             s.waiting += 1;
             s.open_full_barrier();
-            true
         });
         let Some(ticket) = ticket else { return };
         let held = Held { gate: self, ticket };
@@ -188,10 +203,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_open_gate_holds_nobody() {
+    async fn an_open_gate_holds_nobody_and_counts_arrivals() {
         let gate = Gate::default();
         gate.pass().await;
-        assert_eq!((gate.waiting(), gate.barriers_opened()), (0, 0));
+        gate.pass().await;
+        tokio::time::timeout(GENEROUS, gate.wait_for_arrivals(2)).await.unwrap();
+        assert_eq!((gate.waiting(), gate.barriers_opened(), gate.arrivals()), (0, 0, 2));
     }
 
     #[tokio::test(flavor = "multi_thread")]
