@@ -7,14 +7,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
-use std::sync::{Arc, Mutex};
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::fake::{self, lock, FakeCore, FakeServer};
+use super::fake::{self, Fake, FakeCore, Shared};
 
 /// The path prefix of the real service, kept in the fake's base URL.
 const BASE_PATH: &str = "/stamdata-personinformation/2024/08/01";
@@ -124,18 +123,11 @@ impl State {
     }
 }
 
-/// What the handler shares with the test.
-struct Shared {
-    core: FakeCore<PiFault>,
-    state: Mutex<State>,
-}
-
 /// A running fake PersonInformation server. The knobs, counters and gate of its
 /// [`FakeCore`] (`set_latency`, `set_fault`, `fail_next`, `gate`, `request_ids`, ...) are
 /// reached through it.
 pub struct FakePersonInformation {
-    shared: Arc<Shared>,
-    server: FakeServer,
+    fake: Fake<PiFault, State>,
 }
 
 impl Deref for FakePersonInformation {
@@ -143,7 +135,7 @@ impl Deref for FakePersonInformation {
 
     /// The fake is its core plus a wire format: every knob of the core is the fake's knob.
     fn deref(&self) -> &FakeCore<PiFault> {
-        &self.shared.core
+        self.fake.core()
     }
 }
 
@@ -171,33 +163,27 @@ struct WirePerson<'a> {
 impl FakePersonInformation {
     /// Starts the fake on 127.0.0.1 with a free port, holding nobody.
     pub async fn start() -> std::io::Result<FakePersonInformation> {
-        let shared = Arc::new(Shared {
-            core: FakeCore::default(),
-            state: Mutex::new(State::default()),
-        });
-        let data = web::Data::from(shared.clone());
-        let server = FakeServer::start("PersonInformation", move |cfg| {
-            cfg.app_data(data.clone())
-                .app_data(web::PayloadConfig::new(MAX_BODY))
+        let fake = Fake::start("PersonInformation", |cfg| {
+            cfg.app_data(web::PayloadConfig::new(MAX_BODY))
                 .route(&format!("{BASE_PATH}/persons/status"), web::post().to(persons_status))
                 .default_service(web::to(HttpResponse::NotFound));
         })?;
-        Ok(FakePersonInformation { shared, server })
+        Ok(FakePersonInformation { fake })
     }
 
     /// The value for `personinformation.url`.
     pub fn base_url(&self) -> String {
-        self.server.url(BASE_PATH)
+        self.fake.url(BASE_PATH)
     }
 
     /// Holds (or replaces) one person with this status code and status date.
     pub fn set_person(&self, cpr: &str, status: &str, status_date: Option<NaiveDate>) {
-        lock(&self.shared.state).insert(cpr, status, status_date);
+        self.fake.state().insert(cpr, status, status_date);
     }
 
     /// Holds (or replaces) many people at once: (CPR, status code, status date).
     pub fn set_people(&self, people: impl IntoIterator<Item = (String, String, Option<NaiveDate>)>) {
-        let mut s = lock(&self.shared.state);
+        let mut s = self.fake.state();
         for (cpr, status, date) in people {
             s.insert(&cpr, &status, date);
         }
@@ -205,13 +191,13 @@ impl FakePersonInformation {
 
     /// Forgets a person: from now on the CPR is absent from answers.
     pub fn remove_person(&self, cpr: &str) {
-        lock(&self.shared.state).people.remove(&Key::of(cpr));
+        self.fake.state().people.remove(&Key::of(cpr));
     }
 
     /// Counters since the last reset.
     pub fn stats(&self) -> PiStats {
         let traffic = self.traffic();
-        let s = lock(&self.shared.state);
+        let s = self.fake.state();
         PiStats {
             requests: traffic.requests,
             max_batch: s.max_batch,
@@ -222,18 +208,18 @@ impl FakePersonInformation {
 
     /// How many times this CPR was asked since the last reset.
     pub fn asked_count(&self, cpr: &str) -> u32 {
-        lock(&self.shared.state).asked.get(&Key::of(cpr)).copied().unwrap_or(0)
+        self.fake.state().asked.get(&Key::of(cpr)).copied().unwrap_or(0)
     }
 
     /// Highest per-CPR ask count since the last reset.
     pub fn max_asked_count(&self) -> u32 {
-        lock(&self.shared.state).max_asked
+        self.fake.state().max_asked
     }
 
     /// Zeroes the counters, ask counts and request ids (people, knobs and the gate stay).
     pub fn reset_stats(&self) {
         self.reset_traffic();
-        let mut s = lock(&self.shared.state);
+        let mut s = self.fake.state();
         s.max_batch = 0;
         s.cprs_asked = 0;
         s.asked = HashMap::new();
@@ -242,19 +228,19 @@ impl FakePersonInformation {
 
     /// Stops the server at once (requests in flight are dropped) and waits until it is down.
     pub async fn stop(self) {
-        self.server.stop().await;
+        self.fake.stop().await;
     }
 }
 
 /// `POST .../persons/status`.
-async fn persons_status(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
-    let admission = shared.core.admit(&req).await;
+async fn persons_status(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared<PiFault, State>>) -> HttpResponse {
+    let admission = shared.core().admit(&req).await;
     let Ok(WireRequest { cprs: asked }) = serde_json::from_slice::<WireRequest>(&body) else {
         return HttpResponse::BadRequest()
             .content_type("text/plain; charset=utf-8")
             .body("body must be {\"cprs\":[...]}");
     };
-    let answer = lock(&shared.state).answer(asked);
+    let answer = shared.state().answer(asked);
     match admission.fault {
         PiFault::None => {
             let persons = answer

@@ -39,6 +39,16 @@ fn letter<'a>(id: &'a str, to: &'a Cpr) -> Letter<'a> {
     }
 }
 
+/// Starts the fake with `fault` standing, sends one letter through the real client and
+/// returns its outcome and the fake.
+async fn send_one_with(fault: DpFault) -> (SendOutcome, FakeDigitalPost) {
+    let fake = FakeDigitalPost::start().await.unwrap();
+    fake.set_fault(fault);
+    let to = cpr("0101001234");
+    let out = client_for(&fake).send(&letter("m-1", &to)).await;
+    (out, fake)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn accepted_letter_reaches_the_adapter() {
     let fake = FakeDigitalPost::start().await.unwrap();
@@ -113,10 +123,7 @@ async fn cpr_in_a_faultstring_is_masked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unavailable_503_without_fault_is_service_level() {
-    let fake = FakeDigitalPost::start().await.unwrap();
-    fake.set_fault(DpFault::Unavailable503);
-    let to = cpr("0101001234");
-    let out = client_for(&fake).send(&letter("m-1", &to)).await;
+    let (out, fake) = send_one_with(DpFault::Unavailable503).await;
     assert_eq!(out, SendOutcome::Unavailable(DigitalPostError::UnexpectedStatus(503)));
     if let SendOutcome::Unavailable(e) = out {
         assert_eq!(
@@ -290,10 +297,7 @@ async fn a_soap_client_fault_for_any_letter_rejects_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_soap_server_fault_makes_the_adapter_unavailable() {
-    let fake = FakeDigitalPost::start().await.unwrap();
-    fake.set_fault(DpFault::SoapServer);
-    let to = cpr("0101001234");
-    let out = client_for(&fake).send(&letter("m-1", &to)).await;
+    let (out, fake) = send_one_with(DpFault::SoapServer).await;
     let SendOutcome::Unavailable(e) = out else {
         panic!("expected Unavailable, got {out:?}")
     };
@@ -308,11 +312,9 @@ async fn a_soap_server_fault_makes_the_adapter_unavailable() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fault_with_another_faultcode_counts_as_soap_server() {
-    let fake = FakeDigitalPost::start().await.unwrap();
-    fake.set_fault(DpFault::SoapOther);
-    let to = cpr("0101001234");
+    let (out, fake) = send_one_with(DpFault::SoapOther).await;
     assert_eq!(
-        client_for(&fake).send(&letter("m-1", &to)).await,
+        out,
         SendOutcome::Unavailable(DigitalPostError::ServerFault {
             faultcode: OTHER_FAULTCODE.to_string(),
             faultstring: OTHER_FAULTSTRING.to_string(),
@@ -323,10 +325,7 @@ async fn a_fault_with_another_faultcode_counts_as_soap_server() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connection_closed_without_an_answer_is_unreachable() {
-    let fake = FakeDigitalPost::start().await.unwrap();
-    fake.set_fault(DpFault::Refuse);
-    let to = cpr("0101001234");
-    let out = client_for(&fake).send(&letter("m-1", &to)).await;
+    let (out, fake) = send_one_with(DpFault::Refuse).await;
     assert!(
         matches!(out, SendOutcome::Unavailable(DigitalPostError::Unreachable(_))),
         "{out:?}"

@@ -11,13 +11,12 @@ mod soap;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
-use std::sync::{Arc, Mutex};
 
 use actix_web::http::header::ContentType;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::fake::{self, lock, FakeCore, FakeServer};
+use super::fake::{self, Fake, FakeCore, Shared};
 use soap::{accepted_response, fault_response, parse_request};
 
 /// Path of the send operation.
@@ -35,8 +34,7 @@ pub const OTHER_FAULTSTRING: &str = "En obligatorisk header blev ikke forstået"
 /// knobs, counters and gate of its [`FakeCore`] (`set_latency`, `set_fault`, `fail_next`,
 /// `gate`, `request_ids`, ...) are reached through it.
 pub struct FakeDigitalPost {
-    shared: Arc<Shared>,
-    server: FakeServer,
+    fake: Fake<DpFault, State>,
 }
 
 impl Deref for FakeDigitalPost {
@@ -44,7 +42,7 @@ impl Deref for FakeDigitalPost {
 
     /// The fake is its core plus a wire format: every knob of the core is the fake's knob.
     fn deref(&self) -> &FakeCore<DpFault> {
-        &self.shared.core
+        self.fake.core()
     }
 }
 
@@ -112,51 +110,42 @@ struct State {
     rejected: u64,
 }
 
-/// What the handler shares with the test.
-struct Shared {
-    core: FakeCore<DpFault>,
-    state: Mutex<State>,
-}
-
 impl FakeDigitalPost {
     /// Starts the fake on 127.0.0.1 with an OS-chosen port; it behaves until told otherwise.
     pub async fn start() -> std::io::Result<FakeDigitalPost> {
-        let shared = Arc::new(Shared {
-            core: FakeCore::default(),
-            state: Mutex::new(State::default()),
-        });
-        let data = web::Data::from(shared.clone());
-        let server = FakeServer::start("Digital Post", move |cfg| {
-            cfg.app_data(data.clone()).route(SEND_PATH, web::post().to(handle_send));
+        let fake = Fake::start("Digital Post", |cfg| {
+            cfg.route(SEND_PATH, web::post().to(handle_send));
         })?;
-        Ok(FakeDigitalPost { shared, server })
+        Ok(FakeDigitalPost { fake })
     }
 
     /// The full send URL, for `digitalpost.service.url`.
     pub fn url(&self) -> String {
-        self.server.url(SEND_PATH)
+        self.fake.url(SEND_PATH)
     }
 
     /// Answers letters to this CPR with a `soap:Client` Fault (HTTP 500) carrying `faultstring`.
     pub fn reject_cpr(&self, cpr: &str, faultstring: &str) {
-        lock(&self.shared.state)
+        self.fake
+            .state()
             .rejections
             .insert(cpr.to_string(), faultstring.to_string());
     }
 
     /// Accepts letters to every CPR again.
     pub fn clear_rejections(&self) {
-        lock(&self.shared.state).rejections.clear();
+        self.fake.state().rejections.clear();
     }
 
     /// The distinct letters accepted, in arrival order.
     pub fn letters(&self) -> Vec<ReceivedLetter> {
-        lock(&self.shared.state).letters.clone()
+        self.fake.state().letters.clone()
     }
 
     /// The distinct letters accepted for one CPR, in arrival order.
     pub fn letters_to(&self, cpr: &str) -> Vec<ReceivedLetter> {
-        lock(&self.shared.state)
+        self.fake
+            .state()
             .letters
             .iter()
             .filter(|l| l.cpr == cpr)
@@ -167,7 +156,7 @@ impl FakeDigitalPost {
     /// The counters.
     pub fn stats(&self) -> DpStats {
         let traffic = self.traffic();
-        let s = lock(&self.shared.state);
+        let s = self.fake.state();
         DpStats {
             requests: traffic.requests,
             accepted: s.accepted,
@@ -180,7 +169,7 @@ impl FakeDigitalPost {
     /// Forgets letters, seen MessageIds, counters and request ids (knobs, rejections and the gate stay).
     pub fn reset(&self) {
         self.reset_traffic();
-        let mut s = lock(&self.shared.state);
+        let mut s = self.fake.state();
         let rejections = std::mem::take(&mut s.rejections);
         *s = State {
             rejections,
@@ -190,16 +179,16 @@ impl FakeDigitalPost {
 
     /// Stops the server at once (hanging and held requests are dropped) and waits for it.
     pub async fn stop(self) {
-        self.server.stop().await;
+        self.fake.stop().await;
     }
 }
 
-async fn handle_send(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let admission = shared.core.admit(&req).await;
+async fn handle_send(shared: web::Data<Shared<DpFault, State>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let admission = shared.core().admit(&req).await;
     match admission.fault {
         DpFault::None => {}
         DpFault::SoapClient => {
-            lock(&shared.state).rejected += 1;
+            shared.state().rejected += 1;
             return fault_response("soap:Client", CLIENT_FAULTSTRING);
         }
         DpFault::SoapServer => return fault_response("soap:Server", SERVER_FAULTSTRING),
@@ -224,7 +213,7 @@ async fn handle_send(shared: web::Data<Shared>, req: HttpRequest, body: web::Byt
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !content_type.to_ascii_lowercase().starts_with("text/xml") {
-        lock(&shared.state).rejected += 1;
+        shared.state().rejected += 1;
         return HttpResponse::UnsupportedMediaType()
             .content_type(ContentType::plaintext())
             .body("SOAP 1.1 kræver Content-Type text/xml");
@@ -232,11 +221,11 @@ async fn handle_send(shared: web::Data<Shared>, req: HttpRequest, body: web::Byt
     let letter = match parse_request(&body) {
         Ok(l) => l,
         Err(reason) => {
-            lock(&shared.state).rejected += 1;
+            shared.state().rejected += 1;
             return fault_response("soap:Client", &format!("Forespørgslen kunne ikke læses: {reason}"));
         }
     };
-    let mut st = lock(&shared.state);
+    let mut st = shared.state();
     if st.seen.contains(&letter.message_id) {
         st.duplicates_dropped += 1;
         return accepted_response(&letter.message_id);
@@ -260,28 +249,23 @@ mod tests {
 
     const GOOD: &str = soap::tests::GOOD;
 
+    /// A POST of `body` as SOAP 1.1 (text/xml) to the fake.
+    fn post(fake: &FakeDigitalPost, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .post(fake.url())
+            .header("content-type", "text/xml")
+            .body(body)
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn unreadable_request_gets_a_soap_fault() {
         let fake = FakeDigitalPost::start().await.unwrap();
-        let http = reqwest::Client::new();
-        let res = http
-            .post(fake.url())
-            .header("content-type", "text/xml; charset=utf-8")
-            .body("<nope/>")
-            .send()
-            .await
-            .unwrap();
+        let res = post(&fake, "<nope/>").send().await.unwrap();
         assert_eq!(res.status().as_u16(), 500);
         let text = res.text().await.unwrap();
         assert!(text.contains("<faultcode>soap:Client</faultcode>"), "{text}");
         assert!(text.contains("Forespørgslen kunne ikke læses"), "{text}");
-        let res = http
-            .post(fake.url())
-            .header("content-type", "text/xml")
-            .body(GOOD)
-            .send()
-            .await
-            .unwrap();
+        let res = post(&fake, GOOD).send().await.unwrap();
         assert_eq!(res.status().as_u16(), 200);
         assert!(res.text().await.unwrap().contains("<dp:MessageId>m-1</dp:MessageId>"));
         let stats = fake.stats();
@@ -294,16 +278,9 @@ mod tests {
         let fake = FakeDigitalPost::start().await.unwrap();
         fake.fail_next(2, DpFault::Unavailable503);
         fake.fail_next(1, DpFault::ClientError(404));
-        let http = reqwest::Client::new();
         let mut codes = Vec::new();
         for _ in 0..5 {
-            let res = http
-                .post(fake.url())
-                .header("content-type", "text/xml")
-                .body(GOOD)
-                .send()
-                .await
-                .unwrap();
+            let res = post(&fake, GOOD).send().await.unwrap();
             codes.push(res.status().as_u16());
             if codes.len() == 3 {
                 fake.set_fault(DpFault::ClientError(403));
@@ -316,13 +293,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn every_knob_gives_its_answer() {
         let fake = FakeDigitalPost::start().await.unwrap();
-        let http = reqwest::Client::new();
-        let post = |body: &'static str| {
-            http.post(fake.url())
-                .header("content-type", "text/xml")
-                .body(body)
-                .send()
-        };
         let faults = [
             (
                 DpFault::SoapClient,
@@ -340,19 +310,19 @@ mod tests {
         ];
         for (fault, code, text) in faults {
             fake.fail_next(1, fault);
-            let res = post(GOOD).await.unwrap();
+            let res = post(&fake, GOOD).send().await.unwrap();
             assert_eq!(res.status().as_u16(), code, "{fault:?}");
             let body = res.text().await.unwrap();
             assert!(body.contains(text), "{fault:?}: {body}");
         }
         fake.fail_next(1, DpFault::Refuse);
-        let err = post(GOOD).await.unwrap_err();
+        let err = post(&fake, GOOD).send().await.unwrap_err();
         assert!(!err.is_timeout() && err.status().is_none(), "{err:?}");
         assert!(fake.letters().is_empty(), "no knob records a letter");
         let stats = fake.stats();
         assert_eq!((stats.requests, stats.rejected, stats.accepted), (6, 1, 0));
         assert_eq!(
-            post(GOOD).await.unwrap().status().as_u16(),
+            post(&fake, GOOD).send().await.unwrap().status().as_u16(),
             200,
             "the knobs were for one letter each"
         );
@@ -364,13 +334,9 @@ mod tests {
         let fake = FakeDigitalPost::start().await.unwrap();
         // The twenty are let through only when all twenty are being handled at once.
         fake.gate().hold(20);
-        let http = reqwest::Client::new();
         let sends = (0..20).map(|i| {
-            let body = GOOD.replace("m-1", &format!("m-{i}"));
-            http.post(fake.url())
-                .header("content-type", "text/xml")
+            post(&fake, GOOD.replace("m-1", &format!("m-{i}")))
                 .header("x-request-id", format!("r-{i}"))
-                .body(body)
                 .send()
         });
         let results = futures_util::future::join_all(sends).await;
@@ -393,17 +359,7 @@ mod tests {
         fake.gate().hold_all();
         fake.set_fault(DpFault::Hang);
         // Held at the door, and set to hang once let through.
-        let requests: Vec<_> = (0..2)
-            .map(|_| {
-                tokio::spawn(
-                    reqwest::Client::new()
-                        .post(fake.url())
-                        .header("content-type", "text/xml")
-                        .body(GOOD)
-                        .send(),
-                )
-            })
-            .collect();
+        let requests: Vec<_> = (0..2).map(|_| tokio::spawn(post(&fake, GOOD).send())).collect();
         tokio::time::timeout(Duration::from_secs(30), fake.gate().wait_for_waiting(2))
             .await
             .expect("both requests arrive");

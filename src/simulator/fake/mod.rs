@@ -1,7 +1,8 @@
 //! The scriptable core both fakes share: the knobs (latency, a standing fault, faults for the
 //! next n requests), the counters (requests, most in flight, every request id), the [`Gate`]
-//! every request passes, and the server ([`FakeServer`]). A fake adds only its wire format and
-//! its own behaviour; its fault type `F` is its own.
+//! every request passes, and the server ([`FakeServer`]), bundled with a fake's own state as a
+//! running [`Fake`]. A fake adds only its wire format and its own behaviour; its fault type `F`
+//! and state `S` are its own.
 
 mod gate;
 mod http;
@@ -22,7 +23,7 @@ const HANG: Duration = Duration::from_secs(3600);
 
 /// Locks a fake's state. A panic while holding the lock leaves counters only, so the fake keeps
 /// serving (a panicking test thread must not take the fake down with it).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -195,6 +196,77 @@ impl<F: Copy + Default> FakeCore<F> {
             fault,
             _in_flight: in_flight,
         }
+    }
+}
+
+/// What a fake's handlers share: the core and the fake's own state `S` (people, letters, ...).
+pub struct Shared<F, S> {
+    core: FakeCore<F>,
+    state: Mutex<S>,
+}
+
+impl<F, S> Shared<F, S> {
+    /// The knobs, counters and gate.
+    pub fn core(&self) -> &FakeCore<F> {
+        &self.core
+    }
+
+    /// The fake's own state; never hold it across an await.
+    pub fn state(&self) -> MutexGuard<'_, S> {
+        lock(&self.state)
+    }
+}
+
+/// A running fake: its core, its own state `S` and its server. A fake type wraps one and adds
+/// its wire format; the handlers reach the same through `web::Data<Shared<F, S>>`.
+pub struct Fake<F, S> {
+    shared: Arc<Shared<F, S>>,
+    server: FakeServer,
+}
+
+impl<F, S> Fake<F, S>
+where
+    F: Copy + Default + Send + 'static,
+    S: Default + Send + 'static,
+{
+    /// Starts the server with the routes `routes` adds, the shared state as app data; `name` is
+    /// for the log.
+    pub fn start<R>(name: &'static str, routes: R) -> std::io::Result<Fake<F, S>>
+    where
+        R: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
+        let shared = Arc::new(Shared {
+            core: FakeCore::default(),
+            state: Mutex::new(S::default()),
+        });
+        let data = web::Data::from(shared.clone());
+        let server = FakeServer::start(name, move |cfg| {
+            cfg.app_data(data.clone());
+            routes(cfg);
+        })?;
+        Ok(Fake { shared, server })
+    }
+}
+
+impl<F, S> Fake<F, S> {
+    /// The knobs, counters and gate.
+    pub fn core(&self) -> &FakeCore<F> {
+        &self.shared.core
+    }
+
+    /// The fake's own state; never hold it across an await.
+    pub fn state(&self) -> MutexGuard<'_, S> {
+        self.shared.state()
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+
+    /// Stops the server at once (requests in flight are dropped) and waits until it is down.
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
