@@ -282,3 +282,19 @@ pub fn hang_up() -> HttpResponse {
     let failing = futures_util::stream::once(async { Err::<web::Bytes, _>(std::io::Error::other("fake hangs up")) });
     HttpResponse::Ok().streaming(failing)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_faults_come_first_in_order_then_the_standing_one() {
+        let core = FakeCore::<u8>::default();
+        core.set_fault(9);
+        core.fail_next(2, 1);
+        core.fail_next(0, 7);
+        core.fail_next(1, 2);
+        let got: Vec<u8> = (0..5).map(|_| lock(&core.knobs).take_fault()).collect();
+        assert_eq!(got, [1, 1, 2, 9, 9]);
+    }
+}
