@@ -1,4 +1,7 @@
 //! The Digital Post client against the fake adapter: one test per kind of answer, and the sorting rule.
+//!
+//! Compiled only for tests (`#[cfg(test)] mod tests;` in mod.rs), so it may use the fakes of
+//! `crate::simulator`, as the layer rule of docs/ARCHITECTURE.md allows test modules.
 
 use std::time::Duration;
 

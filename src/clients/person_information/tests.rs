@@ -1,4 +1,7 @@
 //! The PersonInformation client against the fake service.
+//!
+//! Compiled only for tests (`#[cfg(test)] mod tests;` in mod.rs), so it may use the fakes of
+//! `crate::simulator`, as the layer rule of docs/ARCHITECTURE.md allows test modules.
 
 use std::time::Duration;
 
