@@ -6,61 +6,17 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use crate::clients::digital_post::DigitalPostClient;
 use crate::clients::person_information::PersonInformationClient;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{migrate, Datasources};
+use crate::jobs::JobDeps;
+use crate::metrics::Metrics;
 use crate::web as routes;
-
-/// Facts about the build shown on the status page.
-#[derive(Debug, Clone)]
-pub struct BuildInfo {
-    /// Application title.
-    pub title: &'static str,
-    /// Crate version.
-    pub version: &'static str,
-    /// When the binary was built (UTC).
-    pub build_date: &'static str,
-    /// Who or what built it.
-    pub builder: &'static str,
-}
-
-impl BuildInfo {
-    /// The facts stamped into this binary by `build.rs`.
-    pub fn current() -> BuildInfo {
-        BuildInfo {
-            title: "odr-operations",
-            version: env!("CARGO_PKG_VERSION"),
-            build_date: env!("ODR_BUILD_DATE"),
-            builder: env!("ODR_BUILDER"),
-        }
-    }
-}
-
-/// Everything a request handler needs, shared by all workers.
-pub struct AppState {
-    /// Settings, parsed once.
-    pub settings: Arc<Settings>,
-    /// Datasources.
-    pub db: Datasources,
-    /// Application clock.
-    pub clock: Clock,
-    /// This node's id (host name and process id).
-    pub node: String,
-    /// When this process started serving.
-    pub deployed: DateTime<Utc>,
-    /// Build facts.
-    pub build: BuildInfo,
-    /// PersonInformation client (shared connection pool).
-    pub person_information: PersonInformationClient,
-    /// Digital Post Adapter client (shared connection pool).
-    pub digital_post: DigitalPostClient,
-    /// The Completed-letter count of the status page and metrics.
-    pub completed_letters: Arc<crate::web::status::CompletedLetters>,
-}
+use crate::web::state::{AppState, BuildInfo};
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +24,9 @@ pub enum StartError {
     /// Migrating failed.
     #[error(transparent)]
     Migrate(#[from] migrate::MigrateError),
+    /// The metrics registry could not be built.
+    #[error("cannot register the metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     /// An external-service client could not be built.
     #[error("cannot build the {service} client: {reason}")]
     Client {
@@ -167,14 +126,17 @@ impl Application {
             .map_err(|source| StartError::Bind { addr, source })?
             .port();
         let state = web::Data::new(AppState {
-            settings: Arc::new(settings),
-            db,
-            clock,
+            deps: JobDeps {
+                settings: Arc::new(settings),
+                clock,
+                db,
+                person_information,
+                digital_post,
+                metrics: Arc::new(Metrics::new()?),
+            },
             node,
             deployed: Utc::now(),
             build: BuildInfo::current(),
-            person_information,
-            digital_post,
             completed_letters: Arc::default(),
         });
         let data = state.clone();

@@ -15,7 +15,7 @@ use crate::config::{Backend, DbUrl};
 use crate::db::models::stored;
 use crate::db::schema::organ_donor_registration::dsl as r;
 use crate::db::{admin, establish, migrate};
-use crate::jobs::notification::notification_date;
+use crate::jobs::notification::dates::notification_date;
 use crate::simulator::digital_post::FakeDigitalPost;
 use crate::simulator::person_information::FakePersonInformation;
 use crate::simulator::population::{self, cpr_for, Citizen, Fate};

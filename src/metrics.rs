@@ -2,12 +2,14 @@
 //! removals, closures, external errors and request latency; letters by status are read from
 //! the database at scrape time, so every node reports the cluster's letters.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+
+use crate::db::models::Outcome;
+use crate::engine::SliceObserver;
 
 /// The registry behind `/odr-operations/metrics`.
 pub struct Metrics {
@@ -30,102 +32,93 @@ pub struct Metrics {
     pub http_latency: HistogramVec,
 }
 
-fn build() -> Result<Metrics, prometheus::Error> {
-    let registry = Registry::new_custom(Some("odr".into()), None)?;
-    let slices = IntCounterVec::new(
-        Opts::new("slices_total", "Job slices by job and outcome"),
-        &["job", "outcome"],
-    )?;
-    let cpr_checked = IntCounterVec::new(
-        Opts::new("cpr_checked_total", "CPR numbers checked with PersonInformation"),
-        &["job"],
-    )?;
-    let citizens_removed = IntCounter::new(
-        "citizens_removed_total",
-        "Citizens whose data the deceased cleanup removed",
-    )?;
-    let registrations_closed = IntCounter::new(
-        "registrations_closed_total",
-        "Registrations closed by the emigrated cleanup",
-    )?;
-    let letters_sent = IntCounterVec::new(
-        Opts::new(
-            "letters_sent_total",
-            "Letters sent to the Digital Post Adapter by result",
-        ),
-        &["result"],
-    )?;
-    let letters = IntGaugeVec::new(Opts::new("letters", "NotificationPerson rows by status"), &["status"])?;
-    let external_errors = IntCounterVec::new(
-        Opts::new("external_errors_total", "External service failures by service"),
-        &["service"],
-    )?;
-    let http_latency = HistogramVec::new(
-        HistogramOpts::new(
-            "http_request_duration_seconds",
-            "HTTP request latency by route and status",
-        )
-        .buckets(vec![
-            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-        ]),
-        &["route", "status"],
-    )?;
-    registry.register(Box::new(slices.clone()))?;
-    registry.register(Box::new(cpr_checked.clone()))?;
-    registry.register(Box::new(citizens_removed.clone()))?;
-    registry.register(Box::new(registrations_closed.clone()))?;
-    registry.register(Box::new(letters_sent.clone()))?;
-    registry.register(Box::new(letters.clone()))?;
-    registry.register(Box::new(external_errors.clone()))?;
-    registry.register(Box::new(http_latency.clone()))?;
-    Ok(Metrics {
-        registry,
-        slices,
-        cpr_checked,
-        citizens_removed,
-        registrations_closed,
-        letters_sent,
-        letters,
-        external_errors,
-        http_latency,
-    })
-}
-
-static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| match build() {
-    Ok(m) => Some(m),
-    Err(e) => {
-        log::error!("metrics are disabled: {e}");
-        None
+impl Metrics {
+    /// A fresh registry with every metric of the node (one per application).
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new_custom(Some("odr".into()), None)?;
+        let slices = IntCounterVec::new(
+            Opts::new("slices_total", "Job slices by job and outcome"),
+            &["job", "outcome"],
+        )?;
+        let cpr_checked = IntCounterVec::new(
+            Opts::new("cpr_checked_total", "CPR numbers checked with PersonInformation"),
+            &["job"],
+        )?;
+        let citizens_removed = IntCounter::new(
+            "citizens_removed_total",
+            "Citizens whose data the deceased cleanup removed",
+        )?;
+        let registrations_closed = IntCounter::new(
+            "registrations_closed_total",
+            "Registrations closed by the emigrated cleanup",
+        )?;
+        let letters_sent = IntCounterVec::new(
+            Opts::new(
+                "letters_sent_total",
+                "Letters sent to the Digital Post Adapter by result",
+            ),
+            &["result"],
+        )?;
+        let letters = IntGaugeVec::new(Opts::new("letters", "NotificationPerson rows by status"), &["status"])?;
+        let external_errors = IntCounterVec::new(
+            Opts::new("external_errors_total", "External service failures by service"),
+            &["service"],
+        )?;
+        let http_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route and status",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ]),
+            &["route", "status"],
+        )?;
+        registry.register(Box::new(slices.clone()))?;
+        registry.register(Box::new(cpr_checked.clone()))?;
+        registry.register(Box::new(citizens_removed.clone()))?;
+        registry.register(Box::new(registrations_closed.clone()))?;
+        registry.register(Box::new(letters_sent.clone()))?;
+        registry.register(Box::new(letters.clone()))?;
+        registry.register(Box::new(external_errors.clone()))?;
+        registry.register(Box::new(http_latency.clone()))?;
+        Ok(Metrics {
+            registry,
+            slices,
+            cpr_checked,
+            citizens_removed,
+            registrations_closed,
+            letters_sent,
+            letters,
+            external_errors,
+            http_latency,
+        })
     }
-});
 
-/// The process's metrics, if they could be registered.
-pub fn get() -> Option<&'static Metrics> {
-    METRICS.as_ref()
-}
-
-/// Records one HTTP request.
-pub fn observe_request(route: &str, status: u16, elapsed: Duration) {
-    if let Some(m) = get() {
-        m.http_latency
+    /// Records one HTTP request.
+    pub fn observe_request(&self, route: &str, status: u16, elapsed: Duration) {
+        self.http_latency
             .with_label_values(&[route, &status.to_string()])
             .observe(elapsed.as_secs_f64());
     }
-}
 
-/// Records one external failure.
-pub fn external_error(service: &str) {
-    if let Some(m) = get() {
-        m.external_errors.with_label_values(&[service]).inc();
+    /// Records one external failure.
+    pub fn external_error(&self, service: &str) {
+        self.external_errors.with_label_values(&[service]).inc();
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            log::error!("metrics could not be encoded: {e}");
+        }
+        String::from_utf8(buf).unwrap_or_default()
     }
 }
 
-/// The text exposition of every metric.
-pub fn render() -> String {
-    let Some(m) = get() else { return String::new() };
-    let mut buf = Vec::new();
-    if let Err(e) = TextEncoder::new().encode(&m.registry.gather(), &mut buf) {
-        log::error!("metrics could not be encoded: {e}");
+impl SliceObserver for Metrics {
+    fn slice_ended(&self, job: &str, outcome: Outcome) {
+        self.slices.with_label_values(&[job, outcome.as_str()]).inc();
     }
-    String::from_utf8(buf).unwrap_or_default()
 }

@@ -9,6 +9,7 @@ pub mod lease;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -68,7 +69,7 @@ pub enum CursorChange {
 /// A job: named, budgeted, run one operation at a time.
 pub trait Job {
     /// `JobLock` / `JobState` / `JobRun` name.
-    fn name(&self) -> &'static str;
+    const NAME: &'static str;
     /// The slice budget (`...desired.execution.duration...`).
     fn budget(&self) -> Duration;
     /// Runs one stack operation; commits through [`Slice::commit`].
@@ -197,8 +198,14 @@ pub struct SliceReport {
     pub error: Option<String>,
 }
 
+/// Told how each slice ended (the node's metrics count them); the engine knows nothing else of it.
+pub trait SliceObserver: Send + Sync {
+    /// A slice of `job` ended with `outcome`.
+    fn slice_ended(&self, job: &str, outcome: Outcome);
+}
+
 /// What the engine needs besides the job.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EngineCtx {
     /// The ODR database (holds `JobLock`, `JobState`, `JobRun`).
     pub db: Db,
@@ -206,6 +213,8 @@ pub struct EngineCtx {
     pub node: String,
     /// Application clock.
     pub clock: Clock,
+    /// Told how each slice ended.
+    pub observer: Arc<dyn SliceObserver>,
 }
 
 /// `<JobName> kører allerede på en anden node.`
@@ -215,7 +224,7 @@ pub fn already_running_line(job: &str) -> String {
 
 /// Runs one slice of `job` and records it.
 pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
-    let name = job.name();
+    let name = J::NAME;
     let budget = job.budget();
     let started_at = ctx.clock.now();
     let started = Instant::now();
@@ -225,7 +234,7 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         Ok(None) => {
             log::info!("{name}: skipped, another node holds the lease");
             record(ctx, name, (started_at, ctx.clock.now()), Outcome::Skipped, 0, None).await;
-            count_slice(name, Outcome::Skipped);
+            ctx.observer.slice_ended(name, Outcome::Skipped);
             return SliceReport {
                 job: name,
                 outcome: Outcome::Skipped,
@@ -246,7 +255,7 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
                 Some(&reason),
             )
             .await;
-            count_slice(name, Outcome::Failed);
+            ctx.observer.slice_ended(name, Outcome::Failed);
             return SliceReport {
                 job: name,
                 outcome: Outcome::Failed,
@@ -309,19 +318,13 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         error.as_deref(),
     )
     .await;
-    count_slice(name, outcome);
+    ctx.observer.slice_ended(name, outcome);
     SliceReport {
         job: name,
         outcome,
         line,
         processed: job.processed(),
         error,
-    }
-}
-
-fn count_slice(job: &str, outcome: Outcome) {
-    if let Some(m) = crate::metrics::get() {
-        m.slices.with_label_values(&[job, outcome.as_str()]).inc();
     }
 }
 
@@ -333,7 +336,7 @@ async fn run_operations<J: Job>(
     started: Instant,
     budget: Duration,
 ) -> Result<Outcome, JobError> {
-    let name = job.name();
+    let name = J::NAME;
     let state = ctx
         .db
         .run(move |conn| Ok::<_, DbError>(job_state::load(conn, name)?))
@@ -444,21 +447,4 @@ async fn record(
     if let Err(e) = res {
         log::error!("{job}: the run could not be recorded in JobRun: {e}");
     }
-}
-
-/// The "last run failed" alarm line of `job`, if its latest non-Skipped run failed.
-pub fn last_run_alarm(conn: &mut DbConn, job: &str) -> Result<Option<String>, DbError> {
-    let run = job_run::latest_non_skipped(conn, job)?;
-    Ok(run.filter(|r| r.outcome == Outcome::Failed.as_str()).map(|r| {
-        let reason = r.error_message.unwrap_or_else(|| "ukendt fejl".to_string());
-        failed_alarm_line(&reason)
-    }))
-}
-
-/// `Baggrundsjobbet StackedOperationsService fejlede sidst det blev kørt. Problemet var: <reason>.`
-pub fn failed_alarm_line(reason: &str) -> String {
-    format!(
-        "Baggrundsjobbet StackedOperationsService fejlede sidst det blev kørt. Problemet var: {}.",
-        reason.trim_end().trim_end_matches('.')
-    )
 }

@@ -39,7 +39,7 @@ use crate::config::DbUrl;
 use crate::config::Settings;
 use crate::db::models::stored;
 use crate::db::{admin, establish, migrate};
-use crate::jobs::notification::birth_dates_for;
+use crate::jobs::notification::dates::birth_dates_for;
 use crate::simulator::digital_post::{DpFault, FakeDigitalPost};
 use crate::simulator::fake::FakeCore;
 use crate::simulator::person_information::{FakePersonInformation, PiFault};
@@ -542,7 +542,7 @@ mod tests {
         while d <= today {
             let due = people
                 .iter()
-                .filter(|c| crate::jobs::notification::notification_date(c.birth, 18, 14) == d)
+                .filter(|c| crate::jobs::notification::dates::notification_date(c.birth, 18, 14) == d)
                 .count();
             assert!(due >= 4, "{d}: {due}");
             d += chrono::Duration::days(1);

@@ -7,35 +7,33 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::detail::{self, lines_of, Indicator};
-use crate::app::AppState;
-use crate::db::models::{error_event, job_run, Service};
-use crate::db::DbError;
-use crate::engine;
+use super::state::AppState;
+use crate::db::models::{error_event, job_run, Outcome, Service};
+use crate::db::{DbConn, DbError};
 use crate::jobs::{DECEASED, EMIGRATED};
 
-/// Person Information tolerance exceeded.
-pub const PERSON_INFORMATION_LINE: &str =
-    "Person Information servicen har fejlet flere gange end tilladt i en given periode.";
-/// Digital Post tolerance exceeded.
-pub const DIGITAL_POST_LINE: &str =
-    "Digital Post Adapter servicen har fejlet flere gange end tilladt i en given periode.";
+use super::texts::{database_line, failed_alarm_line, DIGITAL_POST_LINE, PERSON_INFORMATION_LINE};
 
-/// `Der er ingen forbindelse til databasen med JNDI navnet <jndi>`.
-pub fn database_line(jndi: &str) -> String {
-    format!("Der er ingen forbindelse til databasen med JNDI navnet {jndi}")
+/// The "last run failed" alarm line of `job`, if its latest non-Skipped run failed.
+pub fn last_run_alarm(conn: &mut DbConn, job: &str) -> Result<Option<String>, DbError> {
+    let run = job_run::latest_non_skipped(conn, job)?;
+    Ok(run.filter(|r| r.outcome == Outcome::Failed.as_str()).map(|r| {
+        let reason = r.error_message.unwrap_or_else(|| "ukendt fejl".to_string());
+        failed_alarm_line(&reason)
+    }))
 }
 
 /// Failures of `service` within its window (counted across nodes), its tolerance and window.
 pub async fn error_count(state: &AppState, service: Service) -> Result<(i64, i64, std::time::Duration), DbError> {
     let s = match service {
-        Service::PersonInformation => &state.settings.person_information,
-        Service::DigitalPost => &state.settings.digital_post,
+        Service::PersonInformation => &state.settings().person_information,
+        Service::DigitalPost => &state.settings().digital_post,
     };
     let window = chrono::Duration::from_std(s.errorcount_duration).unwrap_or_else(|_| chrono::Duration::days(1));
-    let since = state.clock.now() - window;
+    let since = state.clock().now() - window;
     let tolerance = i64::try_from(s.error_tolerance).unwrap_or(i64::MAX);
     let count = state
-        .db
+        .db()
         .odr
         .run(move |conn| Ok::<_, DbError>(error_event::count_since(conn, service, since)?))
         .await?;
@@ -62,7 +60,7 @@ pub async fn tolerance_indicator(state: &AppState, service: Service) -> Indicato
             log::error!("alarm: counting ErrorEvent failed: {e}");
             Indicator::new(
                 name,
-                vec![database_line(&state.settings.database.jndi_name)],
+                vec![database_line(&state.settings().database.jndi_name)],
                 Value::Null,
             )
         }
@@ -71,8 +69,8 @@ pub async fn tolerance_indicator(state: &AppState, service: Service) -> Indicato
 
 /// The database indicator: `SELECT 1` on every datasource.
 pub async fn database_indicator(state: &AppState) -> Indicator {
-    let odr = state.db.odr.ping().await;
-    let stamdata = match &state.db.stamdata {
+    let odr = state.db().odr.ping().await;
+    let stamdata = match &state.db().stamdata {
         Some(db) => Some(db.ping().await),
         None => None,
     };
@@ -80,9 +78,9 @@ pub async fn database_indicator(state: &AppState) -> Indicator {
     let mut datasources = serde_json::Map::new();
     datasources.insert(
         "odr".into(),
-        json!({ "backend": state.db.odr.backend().name(), "state": shown(&odr) }),
+        json!({ "backend": state.db().odr.backend().name(), "state": shown(&odr) }),
     );
-    if let (Some(r), Some(db)) = (&stamdata, &state.db.stamdata) {
+    if let (Some(r), Some(db)) = (&stamdata, &state.db().stamdata) {
         datasources.insert(
             "stamdata".into(),
             json!({ "backend": db.backend().name(), "state": shown(r) }),
@@ -95,7 +93,7 @@ pub async fn database_indicator(state: &AppState) -> Indicator {
     for e in &failed {
         log::error!("alarm: database check failed: {e}");
     }
-    let jndi = &state.settings.database.jndi_name;
+    let jndi = &state.settings().database.jndi_name;
     let lines = if failed.is_empty() {
         Vec::new()
     } else {
@@ -112,11 +110,11 @@ pub async fn database_indicator(state: &AppState) -> Indicator {
 pub async fn last_run_indicator(state: &AppState, job: &'static str) -> Indicator {
     let name = format!("StackedOperationsService ({job})");
     let read = state
-        .db
+        .db()
         .odr
         .run(move |conn| {
             let run = job_run::latest_non_skipped(conn, job)?;
-            let line = engine::last_run_alarm(conn, job)?;
+            let line = last_run_alarm(conn, job)?;
             Ok::<_, DbError>((run, line))
         })
         .await;
@@ -136,7 +134,7 @@ pub async fn last_run_indicator(state: &AppState, job: &'static str) -> Indicato
             log::error!("alarm: reading JobRun failed: {e}");
             Indicator::new(
                 name,
-                vec![database_line(&state.settings.database.jndi_name)],
+                vec![database_line(&state.settings().database.jndi_name)],
                 Value::Null,
             )
         }
@@ -175,7 +173,7 @@ pub async fn page(
         req.path(),
         &indicators,
         detail::recent_runs(state, jobs).await,
-        state.clock.now(),
+        state.clock().now(),
     )
 }
 

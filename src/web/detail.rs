@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::app::AppState;
+use super::state::AppState;
 use crate::clock::rfc3339_millis;
 use crate::db::models::job_run::{self, JobRun};
 use crate::db::DbError;
@@ -72,7 +72,7 @@ fn run_json(r: &JobRun) -> Value {
 /// The last runs of `jobs`, newest first, by job name (`null` when the database fails).
 pub async fn recent_runs(state: &AppState, jobs: &'static [&'static str]) -> Value {
     let runs = state
-        .db
+        .db()
         .odr
         .run(move |conn| {
             let mut map = Map::new();

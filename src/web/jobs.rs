@@ -3,52 +3,39 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
-use crate::engine::{self, EngineCtx, Job};
+use super::state::AppState;
+use crate::engine;
+use crate::jobs::JobFactory;
 use crate::logging::request_id;
 
-/// Builds a job for one slice from the application state.
-pub trait JobFactory: 'static {
-    /// The job type.
-    type Job: Job + 'static;
-    /// The job's name, for answers when it cannot be built.
-    const NAME: &'static str;
-    /// A job ready to run, or the sentence to answer instead (e.g. the job is not configured).
-    fn create(state: &AppState) -> Result<Self::Job, String>;
-}
-
 /// `GET <start URL>` of the job built by `F`.
-pub async fn start<F: JobFactory>(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(expected) = &state.settings.start_token {
+pub async fn start<J: JobFactory>(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(expected) = &state.settings().start_token {
         if !bearer_matches(&req, expected.expose()) {
-            log::warn!("{}: start refused: missing or wrong bearer token", F::NAME);
+            log::warn!("{}: start refused: missing or wrong bearer token", J::NAME);
             return HttpResponse::Unauthorized()
                 .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
                 .content_type(super::TEXT)
                 .body(format!(
                     "{}: not started: the start URL needs the header Authorization: Bearer <operations.start.token>.\n",
-                    F::NAME
+                    J::NAME
                 ));
         }
     }
-    let job = match F::create(&state) {
+    let job = match J::create(&state.deps) {
         Ok(job) => job,
         Err(sentence) => return text_ok(sentence),
     };
-    let ctx = EngineCtx {
-        db: state.db.odr.clone(),
-        node: state.node.clone(),
-        clock: state.clock.clone(),
-    };
+    let ctx = state.engine();
     // The slice runs as its own task: a caller that hangs up does not cut it short.
     let task = actix_web::rt::spawn(request_id::inherit(async move { engine::run_slice(&ctx, job).await }));
     match task.await {
         Ok(report) => text_ok(report.line),
         Err(e) => {
-            log::error!("{}: the slice task ended abnormally: {e}", F::NAME);
+            log::error!("{}: the slice task ended abnormally: {e}", J::NAME);
             text_ok(format!(
                 "{}: Failed: the slice stopped unexpectedly; next call resumes.",
-                F::NAME
+                J::NAME
             ))
         }
     }

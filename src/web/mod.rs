@@ -5,10 +5,14 @@ pub mod detail;
 pub mod jobs;
 pub mod notification_alarm;
 pub mod request_id;
+pub mod state;
 pub mod status;
+pub mod texts;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::jobs::{DeceasedCleanup, EmigratedCleanup, NotificationJob};
 
 /// Root of every URL of the service.
 pub const ROOT: &str = "/odr-operations";
@@ -40,16 +44,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     page(cfg, NOTIFICATION_ALARM, notification_alarm::notification);
     page(cfg, METRICS, status::metrics);
     // Start URLs answer GET only: a HEAD probe must not run a slice.
-    cfg.service(
-        get_resource(DECEASED_START).route(web::get().to(jobs::start::<crate::jobs::deceased::DeceasedFactory>)),
-    )
-    .service(
-        get_resource(EMIGRATED_START).route(web::get().to(jobs::start::<crate::jobs::emigrated::EmigratedFactory>)),
-    )
-    .service(
-        get_resource(NOTIFICATION_START)
-            .route(web::get().to(jobs::start::<crate::jobs::notification::NotificationFactory>)),
-    );
+    cfg.service(get_resource(DECEASED_START).route(web::get().to(jobs::start::<DeceasedCleanup>)))
+        .service(get_resource(EMIGRATED_START).route(web::get().to(jobs::start::<EmigratedCleanup>)))
+        .service(get_resource(NOTIFICATION_START).route(web::get().to(jobs::start::<NotificationJob>)));
 }
 
 /// A GET (and HEAD) page; other methods get 405.

@@ -1,7 +1,7 @@
 //! The notification alarm page (SPEC §8): database, last failed slice, date lag, per-date
 //! status counts, Error rows, unknown statuses, PersonInformation and Digital Post tolerances.
 //!
-//! Every Danish text of this page is built here from the consts below.
+//! The Danish lines are in [`super::texts`].
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
@@ -10,60 +10,15 @@ use serde_json::{json, Value};
 
 use super::alarm;
 use super::detail::{lines_of, Indicator};
-use crate::app::AppState;
+use super::state::AppState;
+use super::texts::{
+    database_line, date_status_line, error_total_line, lag_line, unknown_date_status_line, unknown_letter_status_line,
+    ymd,
+};
 use crate::db::models::notification::{self, shown_status};
 use crate::db::models::{DateStatus, LetterStatus, Service};
 use crate::db::DbError;
 use crate::jobs::NOTIFICATION;
-
-/// Lag: `Der er ikke færdigbehandlet en dato den: <N+1>. Den er ældre end <period> dage gammel.`
-const LAG_LINE: (&str, &str, &str) = (
-    "Der er ikke færdigbehandlet en dato den: ",
-    ". Den er ældre end ",
-    " dage gammel.",
-);
-/// Per date and status: `Der ligger <count> notifikationer fra den <date> med status <status>.`
-const DATE_STATUS_LINE: (&str, &str, &str, &str) = ("Der ligger ", " notifikationer fra den ", " med status ", ".");
-/// Error rows: `Der ligger totalt <count> notifikationer med status Error.`
-const ERROR_TOTAL_LINE: (&str, &str) = ("Der ligger totalt ", " notifikationer med status Error.");
-/// Unknown letter status (our reading): `Der ligger <n> notifikationer med ukendt status <value>.`
-const UNKNOWN_LETTER_STATUS_LINE: (&str, &str, &str) = ("Der ligger ", " notifikationer med ukendt status ", ".");
-/// Unknown date status (our reading): `Der ligger <n> notifikationsdatoer med ukendt status <value>.`
-const UNKNOWN_DATE_STATUS_LINE: (&str, &str, &str) = ("Der ligger ", " notifikationsdatoer med ukendt status ", ".");
-
-fn ymd(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
-/// `Der er ikke færdigbehandlet en dato den: <date>. Den er ældre end <period> dage gammel.`
-pub fn lag_line(first_unfinished: NaiveDate, period_days: u32) -> String {
-    let (a, b, c) = LAG_LINE;
-    format!("{a}{}{b}{period_days}{c}", ymd(first_unfinished))
-}
-
-/// `Der ligger <count> notifikationer fra den <date> med status <status>.`
-pub fn date_status_line(count: i64, date: NaiveDate, status: &str) -> String {
-    let (a, b, c, d) = DATE_STATUS_LINE;
-    format!("{a}{count}{b}{}{c}{}{d}", ymd(date), shown_status(status))
-}
-
-/// `Der ligger totalt <count> notifikationer med status Error.`
-pub fn error_total_line(count: i64) -> String {
-    let (a, b) = ERROR_TOTAL_LINE;
-    format!("{a}{count}{b}")
-}
-
-/// `Der ligger <count> notifikationer med ukendt status <value>.`
-pub fn unknown_letter_status_line(count: i64, status: &str) -> String {
-    let (a, b, c) = UNKNOWN_LETTER_STATUS_LINE;
-    format!("{a}{count}{b}{}{c}", shown_status(status))
-}
-
-/// `Der ligger <count> notifikationsdatoer med ukendt status <value>.`
-pub fn unknown_date_status_line(count: i64, status: &str) -> String {
-    let (a, b, c) = UNKNOWN_DATE_STATUS_LINE;
-    format!("{a}{count}{b}{}{c}", shown_status(status))
-}
 
 /// The first date not finished in time, if the job lags: N = the newest Completed date (never
 /// before startdate - 1); when today - N exceeds the period, N + 1 is reported.
@@ -95,7 +50,7 @@ struct Facts {
 
 async fn facts(state: &AppState) -> Result<Facts, DbError> {
     state
-        .db
+        .db()
         .odr
         .run(|conn| {
             let open_by_date = notification::open_counts_by_date(conn)?;
@@ -196,19 +151,19 @@ pub async fn indicators(state: &AppState) -> Vec<Indicator> {
         return vec![database];
     }
     let mut all = vec![database, alarm::last_run_indicator(state, NOTIFICATION).await];
-    let n = &state.settings.notification;
+    let n = &state.settings().notification;
     match facts(state).await {
         Ok(f) => all.extend(table_indicators(
             &f,
             n.start_date,
-            state.clock.today(),
+            state.clock().today(),
             n.alarm_period_days,
         )),
         Err(e) => {
             log::error!("alarm: reading the notification tables failed: {e}");
             all.push(Indicator::new(
                 "NotificationTables",
-                vec![alarm::database_line(&state.settings.database.jndi_name)],
+                vec![database_line(&state.settings().database.jndi_name)],
                 Value::Null,
             ));
         }

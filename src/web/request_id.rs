@@ -52,6 +52,13 @@ pub async fn middleware(
         res.status().as_u16(),
         started.elapsed().as_secs_f64() * 1000.0
     );
-    crate::metrics::observe_request(&route, res.status().as_u16(), started.elapsed());
+    if let Some(state) = res
+        .request()
+        .app_data::<actix_web::web::Data<crate::web::state::AppState>>()
+    {
+        state
+            .metrics()
+            .observe_request(&route, res.status().as_u16(), started.elapsed());
+    }
     Ok(res)
 }

@@ -8,7 +8,7 @@ use super::alarm;
 use super::detail::{self, Indicator};
 use crate::jobs::{DECEASED, EMIGRATED, NOTIFICATION};
 
-use crate::app::AppState;
+use super::state::AppState;
 use crate::clock::rfc3339_millis;
 use crate::db::models::{notification, LetterStatus};
 use crate::db::DbError;
@@ -36,7 +36,7 @@ pub async fn slettejob(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
             StatusCode::INTERNAL_SERVER_ERROR
         };
         let runs = detail::recent_runs(&state, &[DECEASED, EMIGRATED]).await;
-        return detail::respond(status, req.path(), &[database, build], runs, state.clock.now());
+        return detail::respond(status, req.path(), &[database, build], runs, state.clock().now());
     }
     let body = format!(
         "Database : {}\n\nTitle: {}\nDeployed: {}\nBuild-Date: {}\nBuild-Version: {}\nBuilder: {}\nDisplay time: {}\n",
@@ -46,7 +46,7 @@ pub async fn slettejob(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         b.build_date,
         b.version,
         b.builder,
-        rfc3339_millis(state.clock.now()),
+        rfc3339_millis(state.clock().now()),
     );
     let mut res = if ok {
         HttpResponse::Ok()
@@ -125,11 +125,11 @@ impl CompletedLetters {
 /// Letters per known status: the open ones live, Completed as [`CompletedLetters`] keeps it.
 pub async fn letter_counts(state: &AppState) -> Result<Vec<(LetterStatus, i64)>, DbError> {
     let open = state
-        .db
+        .db()
         .odr
         .run(|conn| Ok::<_, DbError>(notification::count_open_by_status(conn)?))
         .await?;
-    let completed = state.completed_letters.get(&state.db.odr).await?;
+    let completed = state.completed_letters.get(&state.db().odr).await?;
     Ok(LetterStatus::ALL
         .iter()
         .map(|s| match s {
@@ -141,9 +141,9 @@ pub async fn letter_counts(state: &AppState) -> Result<Vec<(LetterStatus, i64)>,
 
 /// Reads the notification figures from the database.
 pub async fn notification_figures(state: &AppState) -> Result<NotificationFigures, DbError> {
-    state.db.ping_all().await?;
+    state.db().ping_all().await?;
     let newest = state
-        .db
+        .db()
         .odr
         .run(|conn| Ok::<_, DbError>(notification::newest_completed_date(conn)?))
         .await?;
@@ -183,7 +183,7 @@ pub async fn notification(req: HttpRequest, state: web::Data<AppState>) -> HttpR
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let runs = detail::recent_runs(&state, &[NOTIFICATION]).await;
-        return detail::respond(status, req.path(), &indicators, runs, state.clock.now());
+        return detail::respond(status, req.path(), &indicators, runs, state.clock().now());
     }
     match figures {
         Ok(f) => {
@@ -207,12 +207,13 @@ pub async fn notification(req: HttpRequest, state: web::Data<AppState>) -> HttpR
 
 /// `GET /odr-operations/metrics`: Prometheus text; letter counts refreshed from the database.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    if let (Some(m), Ok(counts)) = (crate::metrics::get(), letter_counts(&state).await) {
+    let m = state.metrics();
+    if let Ok(counts) = letter_counts(&state).await {
         for (status, n) in counts {
             m.letters.with_label_values(&[status.as_str()]).set(n);
         }
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::render())
+        .body(m.render())
 }

@@ -111,11 +111,18 @@ fn each_kind_of_bad_value_names_file_key_value_and_form() {
         let err = parse(&format!("{key}={value}\n")).expect_err(key);
         assert_eq!(err, expected);
     }
-    let err = parse("this line has no separator\n").expect_err("syntax");
+    // Java rules: a blank separates key and value, so this is the unknown key `this`.
+    let s = parse("this line has no separator\n").unwrap();
     assert_eq!(
-        err,
-        "operations.properties: line 1 is not of the form key=value: \"this line has no separator\""
+        s.warnings,
+        ["operations.properties: unknown key this on line 1 is ignored"]
     );
+    let err = parse("server.bind=127.0.0.1:\\u80x0\n").expect_err("syntax");
+    assert!(
+        err.starts_with("operations.properties: line 1 cannot be read: "),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
 }
 
 #[test]

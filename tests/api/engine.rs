@@ -7,12 +7,12 @@ use actix_web::web;
 use diesel::prelude::*;
 use diesel::sql_query;
 use diesel::sql_types::{BigInt, Text};
-use odr_operations::app::AppState;
 use odr_operations::db::models::job_run::{self, NewJobRun};
 use odr_operations::db::models::Outcome;
 use odr_operations::db::{dialect, DbConn};
-use odr_operations::engine::{self, commit_fenced, CursorChange, Job, JobError, Lease, Slice, Step};
-use odr_operations::web::jobs::{start, JobFactory};
+use odr_operations::engine::{commit_fenced, CursorChange, Job, JobError, Lease, Slice, Step};
+use odr_operations::jobs::{JobDeps, JobFactory};
+use odr_operations::web::jobs::start;
 
 use crate::both_backends;
 use crate::helpers::{spawn_with, test_db, Backend, Spawn, TestApp, TestDb, TestDbExt};
@@ -48,15 +48,10 @@ struct CounterJob {
     done: i64,
 }
 
-struct CounterFactory;
-
-impl JobFactory for CounterFactory {
-    type Job = CounterJob;
-    const NAME: &'static str = JOB;
-
-    fn create(state: &AppState) -> Result<CounterJob, String> {
+impl JobFactory for CounterJob {
+    fn create(deps: &JobDeps) -> Result<CounterJob, String> {
         Ok(CounterJob {
-            budget: state.settings.deceased.desired_duration,
+            budget: deps.settings.deceased.desired_duration,
             script: None,
             done: 0,
         })
@@ -64,7 +59,7 @@ impl JobFactory for CounterFactory {
 }
 
 fn test_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(odr_operations::web::get_resource(START).route(web::get().to(start::<CounterFactory>)));
+    cfg.service(odr_operations::web::get_resource(START).route(web::get().to(start::<CounterJob>)));
 }
 
 fn gauge(conn: &mut DbConn, delta: i64) -> Result<(), JobError> {
@@ -76,9 +71,7 @@ fn gauge(conn: &mut DbConn, delta: i64) -> Result<(), JobError> {
 }
 
 impl Job for CounterJob {
-    fn name(&self) -> &'static str {
-        JOB
-    }
+    const NAME: &'static str = JOB;
 
     fn budget(&self) -> Duration {
         self.budget
@@ -342,7 +335,7 @@ async fn a_late_write_by_the_old_owner_is_refused_by_the_fencing_token(backend: 
     let Some(db) = test_db(backend) else { return };
     let b = node(&db, "node-b", "PT5S").await;
     prepare(&db, 3, 1);
-    let pool = b.state.db.odr.clone();
+    let pool = b.state.db().odr.clone();
     let old = Lease::acquire(&pool, JOB, "old-node", Duration::from_secs(60))
         .await
         .unwrap()
@@ -381,7 +374,7 @@ async fn the_lease_uses_the_database_clock_so_a_skewed_node_cannot_steal_it(back
         },
     )
     .await;
-    let pool = ahead.state.db.odr.clone();
+    let pool = ahead.state.db().odr.clone();
     let holder = Lease::acquire(&pool, JOB, "holder", Duration::from_secs(120))
         .await
         .unwrap()
@@ -426,8 +419,11 @@ async fn a_failing_operation_keeps_the_last_commit_and_records_failed(backend: B
     assert!(line.ends_with("; 3 units; next call resumes.\n"), "{line}");
     assert_eq!(units(&db), vec![1, 2, 3]);
     assert_eq!(cursor(&db).as_deref(), Some("3"));
-    let pool = app.state.db.odr.clone();
-    let alarm = pool.run(|c| engine::last_run_alarm(c, JOB)).await.unwrap();
+    let pool = app.state.db().odr.clone();
+    let alarm = pool
+        .run(|c| odr_operations::web::alarm::last_run_alarm(c, JOB))
+        .await
+        .unwrap();
     assert_eq!(
         alarm.as_deref(),
         Some("Baggrundsjobbet StackedOperationsService fejlede sidst det blev kørt. Problemet var: injected failure at unit 4.")
@@ -439,13 +435,22 @@ async fn a_failing_operation_keeps_the_last_commit_and_records_failed(backend: B
         .expect("free");
     start_call(&app).await;
     holder.release(&pool).await.unwrap();
-    assert!(pool.run(|c| engine::last_run_alarm(c, JOB)).await.unwrap().is_some());
+    assert!(pool
+        .run(|c| odr_operations::web::alarm::last_run_alarm(c, JOB))
+        .await
+        .unwrap()
+        .is_some());
     // Repaired, the next call resumes at unit 4 and the alarm clears.
     db.execute("UPDATE TestScript SET FailAt = 0");
     let line = start_call(&app).await;
     assert!(line.starts_with("TestCounterJob: Finished"), "{line}");
     assert_eq!(units(&db), (1..=6).collect::<Vec<_>>());
-    assert_eq!(pool.run(|c| engine::last_run_alarm(c, JOB)).await.unwrap(), None);
+    assert_eq!(
+        pool.run(|c| odr_operations::web::alarm::last_run_alarm(c, JOB))
+            .await
+            .unwrap(),
+        None
+    );
     app.stop().await;
 }
 both_backends!(a_failing_operation_keeps_the_last_commit_and_records_failed);
@@ -571,7 +576,7 @@ async fn a_deleted_lock_row_is_recreated_with_tokens_above_every_old_one(backend
     let Some(db) = test_db(backend) else { return };
     let app = node(&db, "node-a", "PT5S").await;
     prepare(&db, 2, 1);
-    let pool = app.state.db.odr.clone();
+    let pool = app.state.db().odr.clone();
     let old = Lease::acquire(&pool, JOB, "old-node", Duration::from_secs(60))
         .await
         .unwrap()

@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use odr_operations::app::{AppOptions, AppState, Application};
+use odr_operations::app::{AppOptions, Application};
 use odr_operations::clock::Clock;
 use odr_operations::config::Settings;
 use odr_operations::db::DbConn;
+use odr_operations::web::state::AppState;
 
 pub use odr_operations::config::Backend;
 pub use odr_operations::simulator::scratch::ScratchDb as TestDb;
@@ -112,7 +113,7 @@ impl TestApp {
     }
 
     pub fn clock(&self) -> &Clock {
-        &self.state.clock
+        self.state.clock()
     }
 
     pub async fn stop(&self) {

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod architecture;
 mod build_features;
 mod cleanup;
 mod config;

@@ -226,6 +226,12 @@ pub fn claim(conn: &mut DbConn, date_id: i64, limit: usize, now: NaiveDateTime) 
 
 /// Marks InProgress letters Sent at `at`; returns the rows changed.
 pub fn mark_sent(conn: &mut DbConn, ids: &[i64], at: NaiveDateTime) -> QueryResult<usize> {
+    settle(conn, ids, LetterStatus::Sent, at)
+}
+
+/// Moves InProgress letters `ids` to `to` in chunks (Sent: `SentAtDateTime` = `at`).
+fn settle(conn: &mut DbConn, ids: &[i64], to: LetterStatus, at: NaiveDateTime) -> QueryResult<usize> {
+    let sent_at = (to == LetterStatus::Sent).then_some(at);
     let mut n = 0;
     for chunk in ids.chunks(IN_CHUNK) {
         n += diesel::update(
@@ -234,8 +240,8 @@ pub fn mark_sent(conn: &mut DbConn, ids: &[i64], at: NaiveDateTime) -> QueryResu
                 .filter(p::status.eq(LetterStatus::InProgress.as_str())),
         )
         .set((
-            p::status.eq(LetterStatus::Sent.as_str()),
-            p::sent_at.eq(Some(at)),
+            p::status.eq(to.as_str()),
+            p::sent_at.eq(sent_at),
             p::error_message.eq(None::<String>),
             p::modified.eq(at),
         ))
@@ -262,17 +268,7 @@ pub fn mark_error(conn: &mut DbConn, id: i64, message: &str, at: NaiveDateTime) 
 
 /// Puts InProgress letters back to Pending (not handled by the adapter); returns the rows changed.
 pub fn mark_pending(conn: &mut DbConn, ids: &[i64], at: NaiveDateTime) -> QueryResult<usize> {
-    let mut n = 0;
-    for chunk in ids.chunks(IN_CHUNK) {
-        n += diesel::update(
-            p::notification_person
-                .filter(p::id.eq_any(chunk))
-                .filter(p::status.eq(LetterStatus::InProgress.as_str())),
-        )
-        .set((p::status.eq(LetterStatus::Pending.as_str()), p::modified.eq(at)))
-        .execute(conn)?;
-    }
-    Ok(n)
+    settle(conn, ids, LetterStatus::Pending, at)
 }
 
 /// Letters of date `date_id` per stored status string.

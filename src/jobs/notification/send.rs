@@ -1,0 +1,170 @@
+//! Sending a batch of the current date, and completing the date when every letter is Sent.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::StreamExt;
+
+use super::{NotificationJob, NOTIFICATION};
+use crate::clients::digital_post::{DigitalPostClient, Letter, SendOutcome};
+use crate::cpr::Cpr;
+use crate::db::models::notification::{self, DateRow, LetterRow};
+use crate::db::models::{stored, LetterStatus, Service};
+use crate::engine::{CursorChange, JobError, Slice, Step};
+
+/// `ErrorMessage` of a letter whose stored CPR is not 10 digits (never sent).
+const UNUSABLE_CPR: &str = "Rækken har ikke et gyldigt CPR-nummer (10 cifre), så brevet blev ikke sendt";
+
+/// What became of one letter of a batch.
+enum Fate {
+    Accepted,
+    Rejected(String),
+    /// Never sent: the row itself is unusable (an operator edited its CPR); Error, no ErrorEvent.
+    Unusable(String),
+    /// Not handled by the adapter (unavailable, or not tried once it was): back to Pending.
+    NotHandled(Option<String>),
+}
+
+impl NotificationJob {
+    /// Sends the next batch of date `date`, or completes it when nothing is left to send.
+    pub(super) async fn send_or_complete(&mut self, slice: &mut Slice, date: &DateRow) -> Result<Step, JobError> {
+        let (date_id, day) = (date.id, date.latest_date);
+        let limit = self.settings.send_limit;
+        let now = stored(slice.clock().now());
+        let batch = slice
+            .commit(CursorChange::Keep, move |conn| {
+                Ok(notification::claim(conn, date_id, limit, now)?)
+            })
+            .await?;
+        if batch.is_empty() {
+            let held = slice
+                .commit(CursorChange::Keep, move |conn| {
+                    Ok(notification::complete_date_if_done(conn, date_id, now)?)
+                })
+                .await?;
+            if held.is_empty() {
+                self.dates_completed += 1;
+                log::info!("{NOTIFICATION}: date {day} completed");
+                return Ok(Step::Continue);
+            }
+            let what = held
+                .iter()
+                .map(|(status, n)| format!("{n} with status {}", notification::shown_status(status)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            log::warn!("{NOTIFICATION}: date {day} cannot be completed, its letters: {what}; it waits for an operator");
+            self.held = Some(format!("date {day} is held by its letters: {what}"));
+            return Ok(Step::Finished);
+        }
+        self.send_batch(slice, batch).await?;
+        Ok(Step::Continue)
+    }
+
+    /// Sends `batch` concurrently and records every outcome in one commit.
+    async fn send_batch(&mut self, slice: &mut Slice, batch: Vec<LetterRow>) -> Result<(), JobError> {
+        let resent = batch
+            .iter()
+            .filter(|l| l.status == LetterStatus::InProgress.as_str())
+            .count();
+        if resent > 0 {
+            log::info!(
+                "{NOTIFICATION}: {resent} letters left InProgress by an earlier slice are sent again with their MessageId"
+            );
+        }
+        let client = self.client.clone();
+        let down = AtomicBool::new(false);
+        let fates: Vec<(i64, String, Fate)> = futures_util::stream::iter(batch.iter())
+            .map(|row| {
+                let (client, down) = (&client, &down);
+                async move { (row.id, row.message_id.clone(), send_one(client, down, row).await) }
+            })
+            .buffer_unordered(self.in_flight)
+            .collect()
+            .await;
+        let at = stored(slice.clock().now());
+        let mut accepted = Vec::new();
+        let mut rejected = Vec::new();
+        let mut unusable = Vec::new();
+        let mut not_handled = Vec::new();
+        let mut unavailable: Option<String> = None;
+        for (id, message_id, fate) in fates {
+            match fate {
+                Fate::Accepted => accepted.push(id),
+                Fate::Rejected(reason) => rejected.push((id, message_id, reason)),
+                Fate::Unusable(reason) => unusable.push((id, reason)),
+                Fate::NotHandled(reason) => {
+                    not_handled.push(id);
+                    if unavailable.is_none() {
+                        unavailable = reason;
+                    }
+                }
+            }
+        }
+        let errors: Vec<(i64, String)> = rejected
+            .iter()
+            .map(|(id, _, r)| (*id, r.clone()))
+            .chain(unusable.iter().cloned())
+            .collect();
+        let (sent_ids, back) = (accepted.clone(), not_handled.clone());
+        let committed = slice
+            .commit(CursorChange::Keep, move |conn| {
+                notification::mark_sent(conn, &sent_ids, at)?;
+                for (id, reason) in &errors {
+                    notification::mark_error(conn, *id, reason, at)?;
+                }
+                notification::mark_pending(conn, &back, at)?;
+                Ok(())
+            })
+            .await;
+        // The failures happened whatever became of the commit: record them either way.
+        for (_, message_id, reason) in &rejected {
+            let message = format!("Digital Post Adapter afviste brevet med MessageId {message_id}: {reason}");
+            crate::jobs::record_service_error(slice, &self.metrics, Service::DigitalPost, &message).await?;
+        }
+        if let Some(reason) = &unavailable {
+            crate::jobs::record_service_error(slice, &self.metrics, Service::DigitalPost, reason).await?;
+        }
+        committed?;
+        self.sent += i64::try_from(accepted.len()).unwrap_or(i64::MAX);
+        self.rejected += i64::try_from(rejected.len() + unusable.len()).unwrap_or(i64::MAX);
+        if !unusable.is_empty() {
+            log::warn!(
+                "{NOTIFICATION}: {} letters have a stored CPR that is not 10 digits; they were set to Error unsent",
+                unusable.len()
+            );
+        }
+        match unavailable {
+            Some(reason) => {
+                log::warn!(
+                    "{NOTIFICATION}: the Digital Post Adapter is unavailable; {} letters of the batch go back to Pending",
+                    not_handled.len()
+                );
+                Err(JobError::Service(reason))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// Sends one letter unless the adapter was already found unavailable in this batch.
+async fn send_one(client: &DigitalPostClient, down: &AtomicBool, row: &LetterRow) -> Fate {
+    if down.load(Ordering::Relaxed) {
+        return Fate::NotHandled(None);
+    }
+    let Ok(cpr) = Cpr::parse(row.cpr.trim()) else {
+        return Fate::Unusable(UNUSABLE_CPR.to_string());
+    };
+    let letter = Letter {
+        message_id: &row.message_id,
+        recipient: &cpr,
+        template_digital: &row.template_digital,
+        template_physical: &row.template_physical,
+    };
+    match client.send(&letter).await {
+        SendOutcome::Accepted => Fate::Accepted,
+        SendOutcome::Rejected { reason } => Fate::Rejected(reason),
+        SendOutcome::Unavailable(e) => {
+            down.store(true, Ordering::Relaxed);
+            Fate::NotHandled(Some(e.to_string()))
+        }
+    }
+}
