@@ -119,6 +119,25 @@ pub struct Spec {
     pub seed: u64,
 }
 
+/// The population shape of the demo and `simulate`: births spread over 80 years, so every
+/// recent notification date has recipients, 29 February 2008 included.
+pub fn demo_spec(citizens: usize, today: NaiveDate) -> Spec {
+    use chrono::Datelike;
+    Spec {
+        citizens,
+        history_per_mille: 100,
+        unregistered_per_mille: 50,
+        dead_long_ago_per_mille: 10,
+        dead_recently_per_mille: 5,
+        emigrated_per_mille: 10,
+        inactive_per_mille: 5,
+        born_from: NaiveDate::from_ymd_opt(1930, 1, 1).unwrap_or(today),
+        born_to: NaiveDate::from_ymd_opt(today.year() - 17, 12, 31).unwrap_or(today),
+        today,
+        seed: 2026,
+    }
+}
+
 /// Generates the citizens of `spec` in CPR-independent order (by birth date, then serial).
 pub fn citizens(spec: &Spec) -> Vec<Citizen> {
     let days = (spec.born_to - spec.born_from).num_days().max(0) as usize + 1;
@@ -314,18 +333,12 @@ mod tests {
 
     #[test]
     fn cpr_numbers_are_unique_valid_and_carry_their_birth_date() {
+        // The demo's shares of each fate, over 21 years of births.
         let spec = Spec {
-            citizens: 50_000,
-            history_per_mille: 100,
-            unregistered_per_mille: 50,
-            dead_long_ago_per_mille: 10,
-            dead_recently_per_mille: 5,
-            emigrated_per_mille: 10,
-            inactive_per_mille: 5,
             born_from: NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
             born_to: NaiveDate::from_ymd_opt(2010, 12, 31).unwrap(),
-            today: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
             seed: 7,
+            ..demo_spec(50_000, NaiveDate::from_ymd_opt(2026, 11, 24).unwrap())
         };
         let people = citizens(&spec);
         let unique: HashSet<&str> = people.iter().map(|c| c.cpr.as_str()).collect();

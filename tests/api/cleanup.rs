@@ -259,7 +259,8 @@ fn fmt_history(db: &TestDb) -> String {
 async fn batch_size_and_requests_in_flight_never_exceed_their_settings(backend: Backend) {
     let Some(db) = test_db(backend) else { return };
     let fake = FakePersonInformation::start().await.unwrap();
-    fake.set_latency(std::time::Duration::from_millis(20));
+    // The first two requests are let through only when both are at PersonInformation together.
+    fake.gate().hold(2);
     let app = app_with(
         &db,
         &fake,
@@ -281,8 +282,13 @@ async fn batch_size_and_requests_in_flight_never_exceed_their_settings(backend: 
     let stats = fake.stats();
     assert_eq!(stats.max_batch, 3, "PersonInformation batch size");
     assert_eq!(
-        stats.max_in_flight, 2,
-        "requests in flight reach but never pass the per-route limit"
+        fake.gate().barriers_opened(),
+        1,
+        "requests in flight reach the per-route limit"
+    );
+    assert!(
+        stats.max_in_flight <= 2,
+        "requests in flight never pass the per-route limit: {stats:?}"
     );
     assert_eq!(
         stats.requests, 20,

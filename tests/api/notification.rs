@@ -692,14 +692,11 @@ async fn a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone(ba
     // The adapter takes the first two letters, then stops answering.
     fake.set_fault(DpFault::Hang);
     fake.fail_next(2, DpFault::None);
-    let short = reqwest::Client::builder()
-        .timeout(Duration::from_millis(2000))
-        .build()
-        .unwrap();
-    assert!(
-        short.get(format!("{}{START}", a.address)).send().await.is_err(),
-        "the slice hangs"
-    );
+    let slice = tokio::spawn(reqwest::Client::new().get(format!("{}{START}", a.address)).send());
+    // Two in flight at a time: the third and fourth are sent only once the first two are answered.
+    tokio::time::timeout(Duration::from_secs(60), fake.gate().wait_for_arrivals(4))
+        .await
+        .expect("all four letters reach the adapter");
     assert_eq!(fake.letters().len(), 2, "two letters reached the adapter");
     assert!(
         letters(&db).iter().all(|l| l.status == "InProgress"),
@@ -708,6 +705,8 @@ async fn a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone(ba
     );
     // kill -9: node A disappears with the lease held and its letters InProgress.
     a.stop().await;
+    let hung = tokio::time::timeout(Duration::from_secs(60), slice).await;
+    assert!(matches!(hung, Ok(Ok(Err(_)))), "the slice never answered: {hung:?}");
     fake.set_fault(DpFault::None);
     let b = spawn_with(&db, node("node-b")).await;
     set_today(&b, "2026-11-24");
@@ -743,6 +742,8 @@ async fn one_operation_sends_send_limit_letters_with_max_per_route_in_flight(bac
     let Some(db) = test_db(backend) else { return };
     let fake = FakeDigitalPost::start().await.unwrap();
     fake.set_latency(Duration::from_millis(50));
+    // The first three letters are let through only when all three are at the adapter together.
+    fake.gate().hold(3);
     // A budget of 1 ms: the slice stops after the first operation that outlasts it.
     let app = app_at(
         &db,
@@ -786,9 +787,14 @@ async fn one_operation_sends_send_limit_letters_with_max_per_route_in_flight(bac
     assert!(summary(answers.last().unwrap()).ends_with(ALL_DONE), "{answers:?}");
     assert_eq!(fake.letters().len(), 12);
     assert_eq!(
-        fake.stats().max_in_flight,
-        3,
-        "in flight reaches but never passes the per-route limit"
+        fake.gate().barriers_opened(),
+        1,
+        "in flight reaches the per-route limit"
+    );
+    assert!(
+        fake.stats().max_in_flight <= 3,
+        "in flight never passes the per-route limit: {:?}",
+        fake.stats()
     );
     app.stop().await;
     fake.stop().await;
