@@ -160,24 +160,24 @@ mod tests {
         let sqlite = folders("sqlite");
         assert!(!sqlite.is_empty());
         assert_eq!(sqlite, folders("mysql"));
-        let embedded: Vec<String> =
-            diesel::migration::MigrationSource::<diesel::sqlite::Sqlite>::migrations(&super::SQLITE)
-                .unwrap()
-                .iter()
-                .map(|m| m.name().to_string())
-                .collect();
-        assert_eq!(embedded, sqlite);
+        assert_eq!(embedded::<diesel::sqlite::Sqlite>(&super::SQLITE), sqlite);
+    }
+
+    /// The names of the migrations embedded in the binary for backend `B`.
+    fn embedded<B: diesel::backend::Backend>(m: &super::EmbeddedMigrations) -> Vec<String>
+    where
+        super::EmbeddedMigrations: diesel::migration::MigrationSource<B>,
+    {
+        diesel::migration::MigrationSource::<B>::migrations(m)
+            .unwrap()
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect()
     }
 
     #[cfg(feature = "mariadb")]
     #[test]
     fn the_mysql_migrations_embedded_are_the_folders() {
-        let embedded: Vec<String> =
-            diesel::migration::MigrationSource::<diesel::mysql::Mysql>::migrations(&super::MYSQL)
-                .unwrap()
-                .iter()
-                .map(|m| m.name().to_string())
-                .collect();
-        assert_eq!(embedded, folders("mysql"));
+        assert_eq!(embedded::<diesel::mysql::Mysql>(&super::MYSQL), folders("mysql"));
     }
 }

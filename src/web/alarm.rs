@@ -56,15 +56,18 @@ pub async fn tolerance_indicator(state: &AppState, service: Service) -> Indicato
             },
             json!({ "errorsInWindow": count, "tolerance": tolerance, "windowSeconds": window.as_secs_f64() }),
         ),
-        Err(e) => {
-            log::error!("alarm: counting ErrorEvent failed: {e}");
-            Indicator::new(
-                name,
-                vec![database_line(&state.settings().database.jndi_name)],
-                Value::Null,
-            )
-        }
+        Err(e) => unreadable(state, name, "counting ErrorEvent", &e),
     }
+}
+
+/// An indicator whose figures could not be read: the database line (the page says what it can).
+pub fn unreadable(state: &AppState, name: impl Into<String>, what: &str, e: &DbError) -> Indicator {
+    log::error!("alarm: {what} failed: {e}");
+    Indicator::new(
+        name,
+        vec![database_line(&state.settings().database.jndi_name)],
+        Value::Null,
+    )
 }
 
 /// The database indicator: `SELECT 1` on every datasource.
@@ -130,14 +133,7 @@ pub async fn last_run_indicator(state: &AppState, job: &'static str) -> Indicato
                 "error": r.error_message,
             })) }),
         ),
-        Err(e) => {
-            log::error!("alarm: reading JobRun failed: {e}");
-            Indicator::new(
-                name,
-                vec![database_line(&state.settings().database.jndi_name)],
-                Value::Null,
-            )
-        }
+        Err(e) => unreadable(state, name, "reading JobRun", &e),
     }
 }
 

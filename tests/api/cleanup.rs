@@ -3,13 +3,13 @@
 
 use diesel::prelude::*;
 use diesel::sql_query;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{Nullable, Text};
 use odr_operations::simulator::person_information::{FakePersonInformation, PiFault};
 
 use crate::both_backends;
-use crate::helpers::{
-    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, spawn_app, test_db, Backend, TestApp, TestDb,
-    TestDbExt,
+use crate::fixture::sql::registration;
+use crate::fixture::{
+    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, count, ymd, Backend, TestDb, TestDbExt, TestEnv,
 };
 
 const DECEASED: &str = "/odr-operations/odr-slettejob/deceased/start";
@@ -27,19 +27,6 @@ const INACTIVE: &str = "0808808888";
 
 const FAILED_409: &str = "Baggrundsjobbet StackedOperationsService fejlede sidst det blev kørt. Problemet var: Data for CPR-nummeret kunne ikke findes, fordi kaldet til PersonInformation-servicen returnerede en uventet statuskode: 409.";
 const PI_TOLERANCE: &str = "Person Information servicen har fejlet flere gange end tilladt i en given periode.";
-
-fn date(s: &str) -> Option<chrono::NaiveDate> {
-    Some(s.parse().unwrap())
-}
-
-fn registration(cpr: &str, from: &str, to: Option<&str>) -> String {
-    let to = to.map_or("NULL".to_string(), |t| format!("'{t}'"));
-    format!(
-        "INSERT INTO OrganDonorRegistration (Cpr, PermissionType, Heart, Lungs, Liver, Pancreas, Kidneys, Cornea, \
-         SmallIntestine, Skin, RequiresRelativeAcceptance, ValidFrom, ValidTo, CreatedDateTime, ModifiedDateTime) \
-         VALUES ('{cpr}', 'FULL', 1, 1, 1, 1, 1, 1, 1, 1, 0, '{from}', {to}, '{from}', '{from}');"
-    )
-}
 
 /// The population of the runbook scenarios, in the database and in the fake.
 fn populate(db: &TestDb, fake: &FakePersonInformation) {
@@ -70,13 +57,13 @@ fn populate(db: &TestDb, fake: &FakePersonInformation) {
         ));
     }
     db.execute(&sql);
-    fake.set_person(DEAD_LONG_AGO, "90", date("2024-10-01"));
-    fake.set_person(DEAD_RECENTLY, "90", date("2026-09-01"));
+    fake.set_person(DEAD_LONG_AGO, "90", Some(ymd("2024-10-01")));
+    fake.set_person(DEAD_RECENTLY, "90", Some(ymd("2026-09-01")));
     fake.set_person(ALIVE, "01", None);
-    fake.set_person(EMIGRATED_CPR, "80", date("2026-03-01"));
-    fake.set_person(DEAD_WITH_HISTORY, "90", date("2020-05-05"));
-    fake.set_person(DEAD_ONLY_LETTER, "90", date("2025-11-01"));
-    fake.set_person(INACTIVE, "20", date("2025-01-01"));
+    fake.set_person(EMIGRATED_CPR, "80", Some(ymd("2026-03-01")));
+    fake.set_person(DEAD_WITH_HISTORY, "90", Some(ymd("2020-05-05")));
+    fake.set_person(DEAD_ONLY_LETTER, "90", Some(ymd("2025-11-01")));
+    fake.set_person(INACTIVE, "20", Some(ymd("2025-01-01")));
 }
 
 #[derive(QueryableByName, Debug, PartialEq)]
@@ -118,43 +105,14 @@ fn letters(db: &TestDb) -> Vec<String> {
         .collect()
 }
 
-#[derive(QueryableByName)]
-struct Num {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count(db: &TestDb, sql: &str) -> i64 {
-    sql_query(sql).get_result::<Num>(&mut db.conn()).unwrap().n
-}
-
-async fn app_with(db: &TestDb, fake: &FakePersonInformation, extra: &str) -> TestApp {
-    spawn_app(db, &format!("personinformation.url={}\n{extra}", fake.base_url())).await
-}
-
-/// Calls a start URL until the pass is finished; returns the answers.
-async fn run_to_end(app: &TestApp, url: &str) -> Vec<String> {
-    let mut answers = Vec::new();
-    for _ in 0..200 {
-        let (code, body) = app.get_text(url).await;
-        assert_eq!(code, 200);
-        let done = body.contains(": Finished after ");
-        assert!(!body.contains("Failed"), "{body}");
-        answers.push(body);
-        if done {
-            return answers;
-        }
-    }
-    panic!("no finished pass: {answers:?}");
-}
-
 async fn deceased_cleanup_removes_all_data_of_citizens_dead_over_12_months_and_nothing_else(backend: Backend) {
     capture_logs();
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakePersonInformation::start().await.unwrap();
-    let app = app_with(&db, &fake, "").await;
+    let Some(env) = TestEnv::start(backend, "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.pi, &env.app);
     populate(&db, &fake);
-    let answers = run_to_end(&app, DECEASED).await;
+    let answers = app.run_to_end(DECEASED).await;
     let last = answers.last().unwrap();
     assert!(last.starts_with("OrganDonorDeceasedCleanup: Finished after "), "{last}");
     assert!(last.ends_with("; 8 CPR checked, 3 deleted; pass complete.\n"), "{last}");
@@ -184,7 +142,7 @@ async fn deceased_cleanup_removes_all_data_of_citizens_dead_over_12_months_and_n
     assert!(audit.contains(&format!("cpr-does-not-exist cpr={UNKNOWN}")));
     assert!(audit.contains(&format!("cpr-inactive cpr={INACTIVE} status=20")));
     // A second pass starts again from the lowest CPR and removes nothing more.
-    let again = run_to_end(&app, DECEASED).await;
+    let again = app.run_to_end(DECEASED).await;
     assert!(
         again
             .last()
@@ -207,20 +165,20 @@ async fn deceased_cleanup_removes_all_data_of_citizens_dead_over_12_months_and_n
         ],
     )
     .await;
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(deceased_cleanup_removes_all_data_of_citizens_dead_over_12_months_and_nothing_else);
 
 async fn emigrated_cleanup_closes_only_active_registrations_of_emigrated_citizens(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakePersonInformation::start().await.unwrap();
-    let app = app_with(&db, &fake, "").await;
+    let Some(env) = TestEnv::start(backend, "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.pi, &env.app);
     populate(&db, &fake);
     let before = registrations(&db);
     let run_time = chrono::Utc::now();
     app.clock().set_now("2026-11-24T09:30:00Z".parse().unwrap());
-    let answers = run_to_end(&app, EMIGRATED).await;
+    let answers = app.run_to_end(EMIGRATED).await;
     let last = answers.last().unwrap();
     assert!(last.ends_with("; 7 CPR checked, 1 closed; pass complete.\n"), "{last}");
     let after = registrations(&db);
@@ -235,7 +193,7 @@ async fn emigrated_cleanup_closes_only_active_registrations_of_emigrated_citizen
     // The emigrated citizen's historical row keeps its ValidTo.
     assert!(after.contains(&(EMIGRATED_CPR.to_string(), Some(fmt_history(&db)))));
     // Closed registrations are no longer active: the next pass has nothing to close.
-    let again = run_to_end(&app, EMIGRATED).await;
+    let again = app.run_to_end(EMIGRATED).await;
     assert!(
         again
             .last()
@@ -244,8 +202,7 @@ async fn emigrated_cleanup_closes_only_active_registrations_of_emigrated_citizen
         "{again:?}"
     );
     let _ = run_time;
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(emigrated_cleanup_closes_only_active_registrations_of_emigrated_citizens);
 
@@ -257,24 +214,18 @@ fn fmt_history(db: &TestDb) -> String {
 }
 
 async fn batch_size_and_requests_in_flight_never_exceed_their_settings(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakePersonInformation::start().await.unwrap();
+    let Some(env) = TestEnv::start(backend, "deletion.batchsize.deceased=10\npersoninformation.batchsize.deceased=3\npersoninformation.defaultMaxConnectionsPerRoute=2").await else { return };
+    let (db, fake, app) = (&env.db, &env.pi, &env.app);
     // The first two requests are let through only when both are at PersonInformation together.
     fake.gate().hold(2);
-    let app = app_with(
-        &db,
-        &fake,
-        "deletion.batchsize.deceased=10\npersoninformation.batchsize.deceased=3\npersoninformation.defaultMaxConnectionsPerRoute=2",
-    )
-    .await;
     let mut sql = String::new();
     for i in 0..50 {
         let cpr = format!("{:02}0190{:04}", i % 28 + 1, 1000 + i);
         sql.push_str(&registration(&cpr, "2020-01-01 10:00:00", None));
-        fake.set_person(&cpr, if i % 10 == 0 { "90" } else { "01" }, date("2020-01-01"));
+        fake.set_person(&cpr, if i % 10 == 0 { "90" } else { "01" }, Some(ymd("2020-01-01")));
     }
     db.execute(&sql);
-    let answers = run_to_end(&app, DECEASED).await;
+    let answers = app.run_to_end(DECEASED).await;
     assert!(
         answers.last().unwrap().contains("; 50 CPR checked, 5 deleted; "),
         "{answers:?}"
@@ -295,15 +246,15 @@ async fn batch_size_and_requests_in_flight_never_exceed_their_settings(backend: 
         "50 CPRs in batches of 10, 4 requests per batch of 10 (3+3+3+1)"
     );
     assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM OrganDonorRegistration"), 45);
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(batch_size_and_requests_in_flight_never_exceed_their_settings);
 
 async fn every_kind_of_personinformation_failure_fails_the_slice_alarms_and_removes_nothing(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakePersonInformation::start().await.unwrap();
-    let app = app_with(&db, &fake, "personinformation.defaultConnectionTimeoutMs=300").await;
+    let Some(env) = TestEnv::start(backend, "personinformation.defaultConnectionTimeoutMs=300").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.pi, &env.app);
     populate(&db, &fake);
     let before = registrations(&db);
     let cases = [
@@ -345,8 +296,8 @@ async fn every_kind_of_personinformation_failure_fails_the_slice_alarms_and_remo
     );
     // Recovery: the next calls finish, and once the error window has passed the alarm is clean.
     fake.set_fault(PiFault::None);
-    run_to_end(&app, DECEASED).await;
-    run_to_end(&app, EMIGRATED).await;
+    app.run_to_end(DECEASED).await;
+    app.run_to_end(EMIGRATED).await;
     assert_eq!(
         app.get_text(ALARM).await,
         (500, format!("{PI_TOLERANCE}\n")),
@@ -354,15 +305,15 @@ async fn every_kind_of_personinformation_failure_fails_the_slice_alarms_and_remo
     );
     app.clock().set_offset(chrono::Duration::minutes(11));
     assert_eq!(app.get_text(ALARM).await, (200, String::new()));
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(every_kind_of_personinformation_failure_fails_the_slice_alarms_and_removes_nothing);
 
 async fn tolerance_2_tolerates_two_errors_and_alarms_on_the_third(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakePersonInformation::start().await.unwrap();
-    let app = app_with(&db, &fake, "personinformation.error.tolerance=2").await;
+    let Some(env) = TestEnv::start(backend, "personinformation.error.tolerance=2").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.pi, &env.app);
     populate(&db, &fake);
     fake.set_fault(PiFault::Status(409));
     for expected in [
@@ -380,23 +331,23 @@ async fn tolerance_2_tolerates_two_errors_and_alarms_on_the_third(backend: Backe
         ),
         3
     );
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(tolerance_2_tolerates_two_errors_and_alarms_on_the_third);
 
 async fn the_budget_pauses_and_later_calls_finish_the_pass_asking_each_cpr_once(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakePersonInformation::start().await.unwrap();
-    fake.set_latency(std::time::Duration::from_millis(30));
-    let app = app_with(
-        &db,
-        &fake,
+    let Some(env) = TestEnv::start(
+        backend,
         "deletion.desired.execution.duration.deceased=PT0.05S\ndeletion.batchsize.deceased=4",
     )
-    .await;
+    .await
+    else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.pi, &env.app);
+    fake.set_latency(std::time::Duration::from_millis(30));
     populate(&db, &fake);
-    let answers = run_to_end(&app, DECEASED).await;
+    let answers = app.run_to_end(DECEASED).await;
     assert!(answers.len() >= 2, "{answers:?}");
     for paused in &answers[..answers.len() - 1] {
         assert!(
@@ -421,24 +372,24 @@ async fn the_budget_pauses_and_later_calls_finish_the_pass_asking_each_cpr_once(
     assert_eq!(checked, 8, "every CPR with data is checked once in the pass");
     assert_eq!(fake.max_asked_count(), 1, "no CPR asked twice in a pass");
     assert_eq!(letters(&db), vec![ALIVE.to_string()]);
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(the_budget_pauses_and_later_calls_finish_the_pass_asking_each_cpr_once);
 
 async fn a_database_that_goes_away_still_gets_200_with_failed(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakePersonInformation::start().await.unwrap();
     let url = match backend {
         Backend::Sqlite => "sqlite:///nonexistent-dir-odr-test/odr.db",
         Backend::Mysql => "mysql://root@127.0.0.1:1/odr_unreachable",
     };
-    let app = app_with(
-        &db,
-        &fake,
+    let Some(env) = TestEnv::start(
+        backend,
         &format!("datasource.odr.url={url}\ndatasource.odr.migrate=false"),
     )
-    .await;
+    .await
+    else {
+        return;
+    };
+    let app = &env.app;
     let (code, body) = app.get_text(DECEASED).await;
     assert_eq!(code, 200);
     assert!(
@@ -453,7 +404,6 @@ async fn a_database_that_goes_away_still_gets_200_with_failed(backend: Backend) 
             "Der er ingen forbindelse til databasen med JNDI navnet java:jboss/datasources/ODR-DS\n"
         )
     );
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(a_database_that_goes_away_still_gets_200_with_failed);

@@ -15,7 +15,7 @@ use odr_operations::jobs::{JobDeps, JobFactory};
 use odr_operations::web::jobs::start;
 
 use crate::both_backends;
-use crate::helpers::{spawn_with, test_db, Backend, Spawn, TestApp, TestDb, TestDbExt};
+use crate::fixture::{count, spawn_with, test_db, Backend, Spawn, TestApp, TestDb, TestDbExt};
 
 const JOB: &str = "TestCounterJob";
 const START: &str = "/test/counter/start";
@@ -155,13 +155,6 @@ struct Txt {
     t: Option<String>,
 }
 
-fn number(db: &TestDb, sql: &str) -> i64 {
-    sql_query(sql)
-        .get_result::<Num>(&mut db.conn())
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .n
-}
-
 fn units(db: &TestDb) -> Vec<i64> {
     sql_query("SELECT Unit AS n FROM TestEffect ORDER BY Unit")
         .load::<Num>(&mut db.conn())
@@ -231,12 +224,12 @@ async fn the_budget_pauses_after_the_crossing_operation_and_the_next_call_resume
     assert!(calls >= 4, "12 units of 40 ms need several 100 ms slices, took {calls}");
     assert_eq!(units(&db), (1..=12).collect::<Vec<_>>(), "each unit exactly once");
     assert_eq!(cursor(&db), None, "the finished pass resets the cursor");
-    assert_eq!(number(&db, "SELECT Peak AS n FROM TestGauge"), 1);
-    let finished = number(
+    assert_eq!(count(&db, "SELECT Peak AS n FROM TestGauge"), 1);
+    let finished = count(
         &db,
         &format!("SELECT COUNT(*) AS n FROM JobRun WHERE JobName = '{JOB}' AND Outcome = 'Finished'"),
     );
-    let paused = number(
+    let paused = count(
         &db,
         &format!("SELECT COUNT(*) AS n FROM JobRun WHERE JobName = '{JOB}' AND Outcome = 'Paused'"),
     );
@@ -281,11 +274,11 @@ async fn fifty_concurrent_calls_on_two_nodes_never_run_two_slices_at_once(backen
     }
     assert_eq!(units(&db), (1..=40).collect::<Vec<_>>(), "each unit exactly once");
     assert_eq!(
-        number(&db, "SELECT Peak AS n FROM TestGauge"),
+        count(&db, "SELECT Peak AS n FROM TestGauge"),
         1,
         "never two slices at once"
     );
-    let recorded_skips = number(
+    let recorded_skips = count(
         &db,
         &format!("SELECT COUNT(*) AS n FROM JobRun WHERE JobName = '{JOB}' AND Outcome = 'Skipped'"),
     );
@@ -484,7 +477,7 @@ async fn start_urls_need_the_bearer_token_when_one_is_set(backend: Backend) {
         let body = res.text().await.unwrap();
         assert_eq!(body, "TestCounterJob: not started: the start URL needs the header Authorization: Bearer <operations.start.token>.\n");
     }
-    assert_eq!(number(&db, "SELECT COUNT(*) AS n FROM JobRun"), 0, "nothing ran");
+    assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM JobRun"), 0, "nothing ran");
     let res = app
         .client
         .get(&url)
@@ -526,21 +519,21 @@ async fn job_run_history_keeps_the_newest_1000_per_job(backend: Backend) {
         job_run::insert(&mut conn, &run).unwrap();
     }
     assert_eq!(
-        number(
+        count(
             &db,
             &format!("SELECT COUNT(*) AS n FROM JobRun WHERE JobName = '{JOB}'")
         ),
         1000
     );
     assert_eq!(
-        number(
+        count(
             &db,
             &format!("SELECT MIN(Processed) AS n FROM JobRun WHERE JobName = '{JOB}'")
         ),
         5
     );
     assert_eq!(
-        number(&db, "SELECT COUNT(*) AS n FROM JobRun WHERE JobName = 'OtherJob'"),
+        count(&db, "SELECT COUNT(*) AS n FROM JobRun WHERE JobName = 'OtherJob'"),
         1,
         "other jobs untouched"
     );
@@ -584,7 +577,7 @@ async fn a_deleted_lock_row_is_recreated_with_tokens_above_every_old_one(backend
     // An operator deletes the row (the runbook says not to).
     db.execute(&format!("DELETE FROM JobLock WHERE JobName = '{JOB}'"));
     assert!(start_call(&app).await.starts_with("TestCounterJob: Finished"));
-    let token = number(&db, &format!("SELECT Token AS n FROM JobLock WHERE JobName = '{JOB}'"));
+    let token = count(&db, &format!("SELECT Token AS n FROM JobLock WHERE JobName = '{JOB}'"));
     assert!(
         token > 1_000_000_000_000_000,
         "tokens restart far above the old ones: {token}"

@@ -1,7 +1,7 @@
 //! Integration tests: the real app on port 0 against a fresh SQLite file and a fresh MariaDB
 //! database per test, with the fake external services. One binary, one link.
 
-mod helpers;
+mod fixture;
 
 mod architecture;
 mod build_features;

@@ -3,7 +3,7 @@
 use diesel::connection::SimpleConnection;
 
 use crate::both_backends;
-use crate::helpers::{test_db, Backend, TestDbExt};
+use crate::fixture::{test_db, Backend, TestDbExt};
 
 /// Every table of SPEC §4 with every column, spelt exactly.
 const SCHEMA: &[(&str, &str)] = &[

@@ -11,9 +11,11 @@ use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
 use odr_operations::simulator::digital_post::{DpFault, FakeDigitalPost};
 
 use crate::both_backends;
-use crate::helpers::{
-    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, operator_sql, spawn_app, spawn_with, test_db,
-    Backend, Spawn, TestApp, TestDb, TestDbExt,
+use crate::fixture::app::summary;
+use crate::fixture::sql::{date_row, letter_row, person, registration};
+use crate::fixture::{
+    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, count, operator_sql, spawn_app, spawn_with,
+    test_db, texts, ymd, Backend, Spawn, TestApp, TestDb, TestDbExt, TestEnv,
 };
 
 const START: &str = "/odr-operations/odr-send-digitalpost-notifikation/start";
@@ -33,43 +35,6 @@ const WAITING: &str =
     "; waiting for an operator: repair the date's letters (docs/OPERATIONS.md), then call start again.\n";
 const RUNBOOK_SELECT: &str =
     r#"select NotificationPersonPID, ErrorMessage from NotificationPerson where status = "Error";"#;
-
-fn ymd(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-/// A `v2_person_simplified` row.
-fn person(cpr: &str, birth: &str, status: &str) -> String {
-    format!(
-        "INSERT INTO v2_person_simplified (Cpr, BirthDate, Status, StatusDate) VALUES ('{cpr}', '{birth}', '{status}', NULL);"
-    )
-}
-
-fn registration(cpr: &str, from: &str, to: Option<&str>) -> String {
-    let to = to.map_or("NULL".to_string(), |t| format!("'{t}'"));
-    format!(
-        "INSERT INTO OrganDonorRegistration (Cpr, PermissionType, Heart, Lungs, Liver, Pancreas, Kidneys, Cornea, \
-         SmallIntestine, Skin, RequiresRelativeAcceptance, ValidFrom, ValidTo, CreatedDateTime, ModifiedDateTime) \
-         VALUES ('{cpr}', 'FULL', 1, 1, 1, 1, 1, 1, 1, 1, 0, '{from}', {to}, '{from}', '{from}');"
-    )
-}
-
-fn date_row(date: &str, status: &str) -> String {
-    format!(
-        "INSERT INTO NotificationDate (Status, LatestDate, CreatedDateTime, ModifiedDateTime) \
-         VALUES ('{status}', '{date}', '{date} 00:00:00', '{date} 00:00:00');"
-    )
-}
-
-/// A letter row of the date `date` (which must exist), as an operator or an older release left it.
-fn letter_row(date: &str, cpr: &str, status: &str, message_id: &str) -> String {
-    format!(
-        "INSERT INTO NotificationPerson (NotificationDatePID, Cpr, NotificationType, Status, MessageId, \
-         TemplateDigital, TemplatePhysical, CreatedDateTime, ModifiedDateTime) \
-         SELECT NotificationDatePID, '{cpr}', '18aar', '{status}', '{message_id}', '{DIGITAL_UNDECIDED}', \
-         '{PHYSICAL_UNDECIDED}', '{date} 00:00:00', '{date} 00:00:00' FROM NotificationDate WHERE LatestDate = '{date}';"
-    )
-}
 
 #[derive(QueryableByName, Debug, Clone, PartialEq)]
 struct LetterDb {
@@ -133,77 +98,26 @@ fn dates(db: &TestDb) -> Vec<DateDb> {
     .unwrap()
 }
 
-#[derive(QueryableByName)]
-struct Num {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
+/// Everything for a notification scenario: a start date (or none), more properties, and the app
+/// clock at 09:00 UTC on `today`.
+async fn env_at(backend: Backend, start: Option<&str>, today: &str, extra: &str) -> Option<TestEnv> {
+    let env = TestEnv::start(backend, &format!("{}{extra}", start_date(start))).await?;
+    env.app.set_today(today);
+    Some(env)
 }
 
-fn count(db: &TestDb, sql: &str) -> i64 {
-    sql_query(sql).get_result::<Num>(&mut db.conn()).unwrap().n
-}
-
-#[derive(QueryableByName)]
-struct Msg {
-    #[diesel(sql_type = Text)]
-    m: String,
-}
-
-fn texts(db: &TestDb, sql: &str) -> Vec<String> {
-    sql_query(sql)
-        .load::<Msg>(&mut db.conn())
-        .unwrap()
-        .into_iter()
-        .map(|r| r.m)
-        .collect()
-}
-
-/// The app with the fake adapter, a start date (or none) and more properties, at 09:00 UTC on `today`.
+/// Another app on the same database and fake adapter (a second node, other properties).
 async fn app_at(db: &TestDb, fake: &FakeDigitalPost, start: Option<&str>, today: &str, extra: &str) -> TestApp {
-    let start = start.map_or(String::new(), |s| {
-        format!("digitalpost.notification.odr.startdate={s}\n")
-    });
-    let app = spawn_app(db, &format!("digitalpost.service.url={}\n{start}{extra}", fake.url())).await;
-    set_today(&app, today);
+    let props = format!("digitalpost.service.url={}\n{}{extra}", fake.url(), start_date(start));
+    let app = spawn_app(db, &props).await;
+    app.set_today(today);
     app
 }
 
-/// Moves the app clock to 09:00 UTC (10:00 in Copenhagen) on `day`.
-fn set_today(app: &TestApp, day: &str) {
-    app.clock().set_now(format!("{day}T09:00:00Z").parse().unwrap());
-}
-
-async fn start(app: &TestApp) -> String {
-    let (code, body) = app.get_text(START).await;
-    assert_eq!(code, 200, "start always answers 200: {body}");
-    body
-}
-
-/// Calls start until a slice finishes; returns every answer.
-async fn run_to_end(app: &TestApp) -> Vec<String> {
-    let mut answers = Vec::new();
-    for _ in 0..200 {
-        let body = start(app).await;
-        assert!(!body.contains("Failed"), "{body}");
-        let done = body.contains(": Finished after ");
-        answers.push(body);
-        if done {
-            return answers;
-        }
-    }
-    panic!("the job never finished: {answers:?}");
-}
-
-/// `<summary>` of a finished line: the text between the elapsed time and the end.
-fn summary(line: &str) -> &str {
-    let (_, rest) = line.split_once(" s; ").expect("a summary line");
-    rest
-}
-
-/// The alarm page as (code, lines).
-async fn alarm(app: &TestApp) -> (u16, Vec<String>) {
-    let (code, body) = app.get_text(ALARM).await;
-    (code, body.lines().map(str::to_string).collect())
+fn start_date(start: Option<&str>) -> String {
+    start.map_or(String::new(), |s| {
+        format!("digitalpost.notification.odr.startdate={s}\n")
+    })
 }
 
 // Persons of the catch-up: notification date D = birth + 18 years - 14 days.
@@ -218,9 +132,10 @@ const H: &str = "0512084108"; // 2008-12-05 -> 2026-11-21, already had its lette
 
 async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_date_order(backend: Backend) {
     capture_logs();
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-20"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-20"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     let mut sql = String::new();
     for (cpr, birth, status) in [
         (A1, "2008-12-04", "01"),
@@ -246,7 +161,7 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
     ));
     db.execute(&sql);
 
-    let answers = run_to_end(&app).await;
+    let answers = app.run_to_end(START).await;
     assert_eq!(answers.len(), 1, "one slice is enough: {answers:?}");
     assert!(
         answers[0].starts_with("OrganDonorNotification: Finished after "),
@@ -310,14 +225,14 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
     assert_eq!(letter_of(&db, E).date, ymd("2026-11-24"));
 
     // Nothing more today; tomorrow's letter goes out tomorrow.
-    let again = start(&app).await;
+    let again = app.start(START).await;
     assert_eq!(
         summary(&again),
         format!("0 dates completed, 0 letters sent, 0 rejected{ALL_DONE}")
     );
     assert_eq!(fake.stats().requests, 5);
-    set_today(&app, "2026-11-25");
-    let tomorrow = start(&app).await;
+    app.set_today("2026-11-25");
+    let tomorrow = app.start(START).await;
     assert_eq!(
         summary(&tomorrow),
         format!("1 dates completed, 1 letters sent, 0 rejected{ALL_DONE}")
@@ -341,15 +256,15 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
         );
     }
     assert_no_cpr_outside_the_audit_log(&app, &db, &[A1, A2, B, C, E, F, G, H]).await;
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_date_order);
 
 async fn a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_right_date(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-02-10"), "2026-02-13", "").await;
+    let Some(env) = env_at(backend, Some("2026-02-10"), "2026-02-13", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     const LEAP: &str = "2902084201";
     const DAY_BEFORE: &str = "2802084202";
     const DAY_AFTER: &str = "0103084203";
@@ -360,14 +275,14 @@ async fn a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_r
         person(DAY_AFTER, "2008-03-01", "01")
     ));
     // 2026 is not a leap year: the 29 February child turns 18 on 28 February, notified 14 days before.
-    let answers = run_to_end(&app).await;
+    let answers = app.run_to_end(START).await;
     assert_eq!(
         summary(answers.last().unwrap()),
         format!("4 dates completed, 0 letters sent, 0 rejected{ALL_DONE}")
     );
     assert!(fake.letters().is_empty(), "not due before 2026-02-14");
-    set_today(&app, "2026-02-14");
-    let answers = run_to_end(&app).await;
+    app.set_today("2026-02-14");
+    let answers = app.run_to_end(START).await;
     assert_eq!(
         summary(answers.last().unwrap()),
         format!("1 dates completed, 2 letters sent, 0 rejected{ALL_DONE}")
@@ -377,8 +292,8 @@ async fn a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_r
     assert_eq!(letter_of(&db, LEAP).date, ymd("2026-02-14"));
     assert_eq!(letter_of(&db, DAY_BEFORE).date, ymd("2026-02-14"));
     // The rest of the season: the day after gets its letter on the 15th, nobody gets a second.
-    set_today(&app, "2026-03-05");
-    let answers = run_to_end(&app).await;
+    app.set_today("2026-03-05");
+    let answers = app.run_to_end(START).await;
     assert_eq!(
         summary(answers.last().unwrap()),
         format!("19 dates completed, 1 letters sent, 0 rejected{ALL_DONE}")
@@ -388,22 +303,22 @@ async fn a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_r
         assert_eq!(fake.letters_to(cpr).len(), 1, "exactly one letter");
     }
     assert_eq!(fake.stats().requests, 3);
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_right_date);
 
 async fn only_active_cpr_statuses_get_a_letter(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     let statuses = ["01", "03", "05", "07", "20", "30", "50", "60", "70", "80", "90"];
     let mut sql = String::new();
     for (i, status) in statuses.iter().enumerate() {
         sql.push_str(&person(&format!("08120842{i:02}"), "2008-12-08", status));
     }
     db.execute(&sql);
-    let answers = run_to_end(&app).await;
+    let answers = app.run_to_end(START).await;
     assert_eq!(
         summary(answers.last().unwrap()),
         format!("1 dates completed, 4 letters sent, 0 rejected{ALL_DONE}")
@@ -412,8 +327,7 @@ async fn only_active_cpr_statuses_get_a_letter(backend: Backend) {
     got.sort();
     assert_eq!(got, ["0812084200", "0812084201", "0812084202", "0812084203"]);
     assert_eq!(letters(&db).len(), 4, "no row for inactive citizens");
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(only_active_cpr_statuses_get_a_letter);
 
@@ -423,9 +337,10 @@ const NEXT_DAY: &str = "0812084303"; // 2008-12-08 -> 2026-11-24
 
 async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backend: Backend) {
     capture_logs();
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-23"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-23"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&format!(
         "{}{}{}",
         person(REJECTED, "2008-12-07", "01"),
@@ -434,7 +349,7 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
     ));
     fake.reject_cpr(REJECTED, &format!("Modtageren {REJECTED} kan ikke modtage post"));
 
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert!(line.starts_with("OrganDonorNotification: Finished after "), "{line}");
     assert_eq!(
         summary(&line),
@@ -457,7 +372,7 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
     );
     // A rejection is about the letter, not the adapter: the Error line, no tolerance line.
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
             vec!["Der ligger totalt 1 notifikationer med status Error.".to_string()]
@@ -466,7 +381,7 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
     let events = texts(&db, "SELECT Message AS m FROM ErrorEvent WHERE Service = 'DigitalPost'");
     assert!(events.is_empty(), "no ErrorEvent for a rejected letter: {events:?}");
     // Calling again does not resend an Error letter.
-    let again = start(&app).await;
+    let again = app.start(START).await;
     assert!(summary(&again).starts_with("0 dates completed, 0 letters sent, 0 rejected; date 2026-11-23 is held"));
     assert_eq!(fake.stats().requests, 2);
 
@@ -485,7 +400,7 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
         ),
     );
     fake.clear_rejections();
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("2 dates completed, 2 letters sent, 0 rejected{ALL_DONE}")
@@ -506,15 +421,15 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
         "repaired: nothing to report"
     );
     assert_no_cpr_outside_the_audit_log(&app, &db, &[REJECTED, ACCEPTED, NEXT_DAY]).await;
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it);
 
 async fn the_runbook_sql_for_inprogress_and_sent_rows_runs_in_the_real_client(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&format!(
         "{}{}{}{}{}",
         date_row("2026-11-24", "InProgress"),
@@ -550,34 +465,34 @@ async fn the_runbook_sql_for_inprogress_and_sent_rows_runs_in_the_real_client(ba
     assert!(letters(&db)
         .iter()
         .all(|l| l.status == "Pending" && l.sent_at.is_none()));
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 3 letters sent, 0 rejected{ALL_DONE}")
     );
     assert_eq!(fake.letters().len(), 3);
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(the_runbook_sql_for_inprogress_and_sent_rows_runs_in_the_real_client);
 
 async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
     // One letter in flight makes the order of requests, and so the outcome, deterministic.
-    let app = app_at(
-        &db,
-        &fake,
+    let Some(env) = env_at(
+        backend,
         Some("2026-11-24"),
         "2026-11-24",
         "digitalpost.default.max.connections.per.route=1",
     )
-    .await;
+    .await
+    else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     let cprs = ["0812084501", "0812084502", "0812084503"];
     db.execute(&cprs.iter().map(|c| person(c, "2008-12-08", "01")).collect::<String>());
     fake.set_fault(DpFault::Unavailable503);
 
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert!(
         line.starts_with(
             "OrganDonorNotification: Failed: Kaldet til Digital Post Adapter-servicen fejlede: uventet statuskode 503; after "
@@ -605,7 +520,7 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
         1
     );
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (500, vec![FAILED_503.to_string(), DP_TOLERANCE.to_string()])
     );
 
@@ -613,7 +528,7 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
     fake.set_fault(DpFault::None);
     fake.fail_next(1, DpFault::None);
     fake.fail_next(1, DpFault::Unavailable503);
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert!(
         line.contains(": Failed: Kaldet til Digital Post Adapter-servicen fejlede: uventet statuskode 503; "),
         "{line}"
@@ -626,7 +541,7 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
     assert_eq!(statuses, ["Sent", "Pending", "Pending"]);
 
     // Back up: the next call sends the rest, each letter once.
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 2 letters sent, 0 rejected{ALL_DONE}")
@@ -634,42 +549,41 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
     for cpr in cprs {
         assert_eq!(fake.letters_to(cpr).len(), 1);
     }
-    assert_eq!(alarm(&app).await, (500, vec![DP_TOLERANCE.to_string()]));
+    assert_eq!(app.alarm(ALARM).await, (500, vec![DP_TOLERANCE.to_string()]));
     app.clock().set_now(app.clock().now() + chrono::Duration::minutes(11));
     assert_eq!(app.get_text(ALARM).await, (200, String::new()));
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms);
 
 async fn a_timeout_is_unavailable_and_the_letter_is_sent_on_the_next_call(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(
-        &db,
-        &fake,
+    let Some(env) = env_at(
+        backend,
         Some("2026-11-24"),
         "2026-11-24",
         "digitalpost.default.connection.timeout.ms=300",
     )
-    .await;
+    .await
+    else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&person("0812084601", "2008-12-08", "01"));
     fake.set_fault(DpFault::Hang);
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert!(
         line.contains(": Failed: Kaldet til Digital Post Adapter-servicen fejlede: timeout; after "),
         "{line}"
     );
     assert_eq!(letters(&db)[0].status, "Pending");
     fake.set_fault(DpFault::None);
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 1 letters sent, 0 rejected{ALL_DONE}")
     );
     assert_eq!(fake.letters_to("0812084601").len(), 1);
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(a_timeout_is_unavailable_and_the_letter_is_sent_on_the_next_call);
 
@@ -686,7 +600,7 @@ async fn a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone(ba
         ..Default::default()
     };
     let a = spawn_with(&db, node("node-a")).await;
-    set_today(&a, "2026-11-24");
+    a.set_today("2026-11-24");
     let cprs = ["0812084701", "0812084702", "0812084703", "0812084704"];
     db.execute(&cprs.iter().map(|c| person(c, "2008-12-08", "01")).collect::<String>());
     // The adapter takes the first two letters, then stops answering.
@@ -709,13 +623,13 @@ async fn a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone(ba
     assert!(matches!(hung, Ok(Ok(Err(_)))), "the slice never answered: {hung:?}");
     fake.set_fault(DpFault::None);
     let b = spawn_with(&db, node("node-b")).await;
-    set_today(&b, "2026-11-24");
+    b.set_today("2026-11-24");
     assert_eq!(
-        start(&b).await,
+        b.start(START).await,
         "OrganDonorNotification kører allerede på en anden node.\n"
     );
     db.execute("UPDATE JobLock SET LockedUntil = '2000-01-01 00:00:00' WHERE JobName = 'OrganDonorNotification'");
-    let line = start(&b).await;
+    let line = b.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 4 letters sent, 0 rejected{ALL_DONE}")
@@ -739,27 +653,18 @@ async fn a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone(ba
 both_backends!(a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone);
 
 async fn one_operation_sends_send_limit_letters_with_max_per_route_in_flight(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "digitalpost.notification.odr.send.limit=5\ndigitalpost.default.max.connections.per.route=3\ndigitalpost.notification.odr.send.desired.execution.duration=PT0.001S").await else { return };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     fake.set_latency(Duration::from_millis(50));
     // The first three letters are let through only when all three are at the adapter together.
     fake.gate().hold(3);
     // A budget of 1 ms: the slice stops after the first operation that outlasts it.
-    let app = app_at(
-        &db,
-        &fake,
-        Some("2026-11-24"),
-        "2026-11-24",
-        "digitalpost.notification.odr.send.limit=5\ndigitalpost.default.max.connections.per.route=3\n\
-         digitalpost.notification.odr.send.desired.execution.duration=PT0.001S",
-    )
-    .await;
     db.execute(
         &(0..12)
             .map(|i| person(&format!("08120848{i:02}"), "2008-12-08", "01"))
             .collect::<String>(),
     );
-    let answers = run_to_end(&app).await;
+    let answers = app.run_to_end(START).await;
     // A send operation takes at least the adapter's 50 ms, so each one ends its slice: the
     // answers show the letters of each operation (the quick extraction and completion
     // operations may share a slice with the next one).
@@ -796,8 +701,7 @@ async fn one_operation_sends_send_limit_letters_with_max_per_route_in_flight(bac
         "in flight never passes the per-route limit: {:?}",
         fake.stats()
     );
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(one_operation_sends_send_limit_letters_with_max_per_route_in_flight);
 
@@ -807,7 +711,7 @@ async fn no_start_date_or_a_future_one_sends_nothing_and_says_so(backend: Backen
     let none = app_at(&db, &fake, None, "2026-11-24", "").await;
     db.execute(&person("0812084901", "2008-12-08", "01"));
     assert_eq!(
-        start(&none).await,
+        none.start(START).await,
         "OrganDonorNotification: digitalpost.notification.odr.startdate is not set, so the job is disabled; no letters were sent.\n"
     );
     assert_eq!(
@@ -818,7 +722,7 @@ async fn no_start_date_or_a_future_one_sends_nothing_and_says_so(backend: Backen
     none.stop().await;
     let future = app_at(&db, &fake, Some("2026-12-01"), "2026-11-24", "").await;
     assert_eq!(
-        start(&future).await,
+        future.start(START).await,
         "OrganDonorNotification: digitalpost.notification.odr.startdate 2026-12-01 is in the future (today is 2026-11-24); no letters were sent.\n"
     );
     assert_eq!(future.get_text(ALARM).await, (200, String::new()));
@@ -867,9 +771,10 @@ fn status_from_sql(db: &TestDb) -> String {
 }
 
 async fn the_status_page_counts_match_the_table(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-22"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-22"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     let mut sql = String::new();
     for (cpr, birth) in [
         ("0612085001", "2008-12-06"),
@@ -883,7 +788,7 @@ async fn the_status_page_counts_match_the_table(backend: Backend) {
     db.execute(&sql);
     fake.reject_cpr("0712085004", "Ukendt modtager");
     assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(&db)));
-    start(&app).await;
+    app.start(START).await;
     let (code, body) = app.get_text(STATUS).await;
     assert_eq!((code, body.clone()), (200, status_from_sql(&db)));
     assert_eq!(
@@ -893,7 +798,7 @@ async fn the_status_page_counts_match_the_table(backend: Backend) {
     db.execute(r#"UPDATE NotificationPerson SET Status = 'Pending', ErrorMessage = NULL WHERE Status = 'Error'"#);
     assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(&db)));
     fake.clear_rejections();
-    start(&app).await;
+    app.start(START).await;
     let (_, body) = app.get_text(STATUS).await;
     assert_eq!(body, status_from_sql(&db));
     assert!(
@@ -904,15 +809,15 @@ async fn the_status_page_counts_match_the_table(backend: Backend) {
         body.contains(r#""Antal i NotificationPerson med status Completed":"5""#),
         "{body}"
     );
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(the_status_page_counts_match_the_table);
 
 async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_job(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&format!(
         "{}{}{}",
         date_row("2026-11-24", "InProgress"),
@@ -929,14 +834,14 @@ async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_j
             "00000000-0000-0000-0000-000000000512"
         ),
     ));
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert!(line.starts_with("OrganDonorNotification: Finished after "), "{line}");
     assert_eq!(
         summary(&line),
         format!("0 dates completed, 0 letters sent, 0 rejected; date 2026-11-24 is held by its letters: 1 with status Sendt{WAITING}")
     );
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
             vec!["Der ligger 1 notifikationer med ukendt status Sendt.".to_string()]
@@ -944,7 +849,7 @@ async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_j
     );
     // An unknown date status too.
     db.execute("UPDATE NotificationDate SET Status = 'Færdig'");
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!(
@@ -952,7 +857,7 @@ async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_j
         )
     );
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
             vec![
@@ -968,21 +873,21 @@ async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_j
     );
     // Repaired, the date completes.
     db.execute("UPDATE NotificationDate SET Status = 'InProgress'; UPDATE NotificationPerson SET Status = 'Sent' WHERE Status = 'Sendt';");
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 0 letters sent, 0 rejected{ALL_DONE}")
     );
     assert_eq!(app.get_text(ALARM).await, (200, String::new()));
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_job);
 
 async fn the_lag_alarm_names_the_first_unfinished_date_and_its_letters(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-10"), "2026-11-13", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-10"), "2026-11-13", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     let mut sql = String::new();
     sql.push_str(&date_row("2026-11-10", "Completed"));
     sql.push_str(&letter_row(
@@ -1003,13 +908,13 @@ async fn the_lag_alarm_names_the_first_unfinished_date_and_its_letters(backend: 
     db.execute(&sql);
     // N = 2026-11-10; the period is 3 days: on the 13th nothing lags yet.
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
             vec!["Der ligger totalt 1 notifikationer med status Error.".to_string()]
         )
     );
-    set_today(&app, "2026-11-14");
+    app.set_today("2026-11-14");
     let expected = [
         "Der er ikke færdigbehandlet en dato den: 2026-11-11. Den er ældre end 3 dage gammel.",
         "Der ligger 2 notifikationer fra den 2026-11-11 med status Pending.",
@@ -1018,16 +923,16 @@ async fn the_lag_alarm_names_the_first_unfinished_date_and_its_letters(backend: 
         "Der ligger 1 notifikationer fra den 2026-11-11 med status Error.",
         "Der ligger totalt 1 notifikationer med status Error.",
     ];
-    assert_eq!(alarm(&app).await, (500, expected.map(String::from).to_vec()));
+    assert_eq!(app.alarm(ALARM).await, (500, expected.map(String::from).to_vec()));
     // The job sends what it can; the Error row holds the date.
-    set_today(&app, "2026-11-24");
-    let line = start(&app).await;
+    app.set_today("2026-11-24");
+    let line = app.start(START).await;
     assert!(
         summary(&line).starts_with("0 dates completed, 3 letters sent, 0 rejected; date 2026-11-11 is held"),
         "{line}"
     );
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
             vec![
@@ -1047,37 +952,37 @@ async fn the_lag_alarm_names_the_first_unfinished_date_and_its_letters(backend: 
         ),
     )
     .await;
-    set_today(&patient, "2026-11-24");
+    patient.set_today("2026-11-24");
     assert_eq!(
-        alarm(&patient).await,
+        patient.alarm(ALARM).await,
         (
             500,
             vec!["Der ligger totalt 1 notifikationer med status Error.".to_string()]
         )
     );
-    set_today(&patient, "2026-11-25");
+    patient.set_today("2026-11-25");
     assert_eq!(
-        alarm(&patient).await.1[0],
+        patient.alarm(ALARM).await.1[0],
         "Der er ikke færdigbehandlet en dato den: 2026-11-11. Den er ældre end 14 dage gammel."
     );
     patient.stop().await;
     // Repaired, every date up to today completes and the page is clean.
     db.execute(r#"UPDATE NotificationPerson SET Status = 'Pending', ErrorMessage = NULL WHERE Status = 'Error'"#);
-    let answers = run_to_end(&app).await;
+    let answers = app.run_to_end(START).await;
     assert_eq!(
         summary(answers.last().unwrap()),
         format!("14 dates completed, 1 letters sent, 0 rejected{ALL_DONE}")
     );
     assert_eq!(app.get_text(ALARM).await, (200, String::new()));
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(the_lag_alarm_names_the_first_unfinished_date_and_its_letters);
 
 async fn a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_error(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&format!(
         "{}{}{}",
         date_row("2026-11-24", "InProgress"),
@@ -1094,7 +999,7 @@ async fn a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_er
             "00000000-0000-0000-0000-000000000532"
         ),
     ));
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("0 dates completed, 1 letters sent, 1 rejected; date 2026-11-24 is held by its letters: 1 with status Error{WAITING}")
@@ -1112,27 +1017,27 @@ async fn a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_er
         "not a failure of the adapter"
     );
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
             vec!["Der ligger totalt 1 notifikationer med status Error.".to_string()]
         )
     );
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_error);
 
 async fn a_date_set_back_to_pending_is_extracted_again_without_a_second_letter(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&format!(
         "{}{}",
         person("0812085401", "2008-12-08", "01"),
         person("0812085402", "2008-12-08", "01")
     ));
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 2 letters sent, 0 rejected{ALL_DONE}")
@@ -1140,7 +1045,7 @@ async fn a_date_set_back_to_pending_is_extracted_again_without_a_second_letter(b
     // The stamdata import was late with one citizen; the operator re-opens the date.
     db.execute(&person("0812085403", "2008-12-08", "01"));
     db.execute("UPDATE NotificationDate SET Status = 'Pending' WHERE LatestDate = '2026-11-24'");
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 1 letters sent, 0 rejected{ALL_DONE}")
@@ -1150,7 +1055,6 @@ async fn a_date_set_back_to_pending_is_extracted_again_without_a_second_letter(b
         assert_eq!(letter_of(&db, cpr).status, "Completed");
     }
     assert_eq!(fake.stats().requests, 3);
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(a_date_set_back_to_pending_is_extracted_again_without_a_second_letter);

@@ -1,7 +1,7 @@
 //! Status pages on both backends, database failures, request ids, 404 and 405.
 
 use crate::both_backends;
-use crate::helpers::{spawn_app, spawn_with, test_db, Backend, Spawn, TestDbExt};
+use crate::fixture::{spawn_app, spawn_with, test_db, Backend, Spawn, TestDbExt};
 
 const SLETTEJOB_STATUS: &str = "/odr-operations/odr-slettejob/status";
 const NOTIFICATION_STATUS: &str = "/odr-operations/odr-send-digitalpost-notifikation/status";

@@ -367,35 +367,17 @@ pub fn date_count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>
 /// A stored status fit for pages and logs: one line, at most 40 characters, no CPR-like digit
 /// runs (an operator may have typed anything into the column).
 pub fn shown_status(raw: &str) -> String {
-    let mut out = String::new();
-    let mut digits = 0usize;
-    let mut pending = String::new();
-    for c in raw.trim().chars().take(40) {
-        if c.is_ascii_digit() {
-            digits += 1;
-            pending.push(c);
-            continue;
-        }
-        out.push_str(&flush_digits(&mut pending, &mut digits));
-        out.push(if c.is_control() { '?' } else { c });
-    }
-    out.push_str(&flush_digits(&mut pending, &mut digits));
+    // Masked before it is cut: a digit run across the cut must not show its first digits.
+    let out: String = crate::cpr::mask_digit_runs(raw.trim())
+        .chars()
+        .take(40)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
     if out.is_empty() {
         "(tom)".to_string()
     } else {
         out
     }
-}
-
-fn flush_digits(pending: &mut String, digits: &mut usize) -> String {
-    let shown = if *digits >= 6 {
-        "*".repeat(*digits)
-    } else {
-        pending.clone()
-    };
-    pending.clear();
-    *digits = 0;
-    shown
 }
 
 #[cfg(test)]
@@ -407,6 +389,10 @@ mod tests {
         assert_eq!(shown_status("Sendt"), "Sendt");
         assert_eq!(shown_status(" Error "), "Error");
         assert_eq!(shown_status("x0101081234y"), "x**********y");
+        assert_eq!(
+            shown_status(&format!("{}0101081234", "x".repeat(35))),
+            format!("{}*****", "x".repeat(35))
+        );
         assert_eq!(shown_status("v12"), "v12");
         assert_eq!(shown_status(""), "(tom)");
         assert_eq!(shown_status("a\nb"), "a?b");
