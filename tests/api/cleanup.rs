@@ -111,19 +111,19 @@ async fn deceased_cleanup_removes_all_data_of_citizens_dead_over_12_months_and_n
         return;
     };
     let (db, fake, app) = (&env.db, &env.pi, &env.app);
-    populate(&db, &fake);
+    populate(db, fake);
     let answers = app.run_to_end(DECEASED).await;
     let last = answers.last().unwrap();
     assert!(last.starts_with("OrganDonorDeceasedCleanup: Finished after "), "{last}");
     assert!(last.ends_with("; 8 CPR checked, 3 deleted; pass complete.\n"), "{last}");
-    let remaining: Vec<String> = registrations(&db).into_iter().map(|(c, _)| c).collect();
+    let remaining: Vec<String> = registrations(db).into_iter().map(|(c, _)| c).collect();
     assert_eq!(
         remaining,
         vec![DEAD_RECENTLY, ALIVE, UNKNOWN, EMIGRATED_CPR, EMIGRATED_CPR, INACTIVE],
         "dead > 12 months removed with their history; dead < 12 months, alive, unknown, emigrated kept"
     );
     assert_eq!(
-        letters(&db),
+        letters(db),
         vec![ALIVE.to_string()],
         "letters of the removed citizens are gone too"
     );
@@ -151,8 +151,8 @@ async fn deceased_cleanup_removes_all_data_of_citizens_dead_over_12_months_and_n
         "{again:?}"
     );
     assert_no_cpr_outside_the_audit_log(
-        &app,
-        &db,
+        app,
+        db,
         &[
             DEAD_LONG_AGO,
             DEAD_RECENTLY,
@@ -174,14 +174,14 @@ async fn emigrated_cleanup_closes_only_active_registrations_of_emigrated_citizen
         return;
     };
     let (db, fake, app) = (&env.db, &env.pi, &env.app);
-    populate(&db, &fake);
-    let before = registrations(&db);
+    populate(db, fake);
+    let before = registrations(db);
     let run_time = chrono::Utc::now();
     app.clock().set_now("2026-11-24T09:30:00Z".parse().unwrap());
     let answers = app.run_to_end(EMIGRATED).await;
     let last = answers.last().unwrap();
     assert!(last.ends_with("; 7 CPR checked, 1 closed; pass complete.\n"), "{last}");
-    let after = registrations(&db);
+    let after = registrations(db);
     let changed: Vec<_> = before.iter().zip(&after).filter(|(b, a)| b != a).collect();
     assert_eq!(changed.len(), 1, "only one row changes: {changed:?}");
     let (_, (cpr, valid_to)) = changed[0];
@@ -191,7 +191,7 @@ async fn emigrated_cleanup_closes_only_active_registrations_of_emigrated_citizen
         "ValidTo = run time: {valid_to:?}"
     );
     // The emigrated citizen's historical row keeps its ValidTo.
-    assert!(after.contains(&(EMIGRATED_CPR.to_string(), Some(fmt_history(&db)))));
+    assert!(after.contains(&(EMIGRATED_CPR.to_string(), Some(fmt_history(db)))));
     // Closed registrations are no longer active: the next pass has nothing to close.
     let again = app.run_to_end(EMIGRATED).await;
     assert!(
@@ -245,7 +245,7 @@ async fn batch_size_and_requests_in_flight_never_exceed_their_settings(backend: 
         stats.requests, 20,
         "50 CPRs in batches of 10, 4 requests per batch of 10 (3+3+3+1)"
     );
-    assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM OrganDonorRegistration"), 45);
+    assert_eq!(count(db, "SELECT COUNT(*) AS n FROM OrganDonorRegistration"), 45);
     env.stop().await;
 }
 both_backends!(batch_size_and_requests_in_flight_never_exceed_their_settings);
@@ -255,8 +255,8 @@ async fn every_kind_of_personinformation_failure_fails_the_slice_alarms_and_remo
         return;
     };
     let (db, fake, app) = (&env.db, &env.pi, &env.app);
-    populate(&db, &fake);
-    let before = registrations(&db);
+    populate(db, fake);
+    let before = registrations(db);
     let cases = [
         (PiFault::Status(409), "returnerede en uventet statuskode: 409"),
         (PiFault::Status(500), "returnerede en uventet statuskode: 500"),
@@ -284,7 +284,7 @@ async fn every_kind_of_personinformation_failure_fails_the_slice_alarms_and_remo
         assert!(lines[0].starts_with("Baggrundsjobbet StackedOperationsService fejlede sidst det blev kørt. Problemet var: Data for CPR-nummeret kunne ikke findes, fordi "));
         assert!(lines[0].contains(reason) && lines[0].ends_with('.'), "{alarm}");
         assert_eq!(lines[1], PI_TOLERANCE);
-        assert_eq!(registrations(&db), before, "nothing removed or closed");
+        assert_eq!(registrations(db), before, "nothing removed or closed");
     }
     // The exact lines of the operator guide for a 409.
     fake.set_fault(PiFault::Status(409));
@@ -314,7 +314,7 @@ async fn tolerance_2_tolerates_two_errors_and_alarms_on_the_third(backend: Backe
         return;
     };
     let (db, fake, app) = (&env.db, &env.pi, &env.app);
-    populate(&db, &fake);
+    populate(db, fake);
     fake.set_fault(PiFault::Status(409));
     for expected in [
         format!("{FAILED_409}\n"),
@@ -326,7 +326,7 @@ async fn tolerance_2_tolerates_two_errors_and_alarms_on_the_third(backend: Backe
     }
     assert_eq!(
         count(
-            &db,
+            db,
             "SELECT COUNT(*) AS n FROM ErrorEvent WHERE Service = 'PersonInformation'"
         ),
         3
@@ -346,7 +346,7 @@ async fn the_budget_pauses_and_later_calls_finish_the_pass_asking_each_cpr_once(
     };
     let (db, fake, app) = (&env.db, &env.pi, &env.app);
     fake.set_latency(std::time::Duration::from_millis(30));
-    populate(&db, &fake);
+    populate(db, fake);
     let answers = app.run_to_end(DECEASED).await;
     assert!(answers.len() >= 2, "{answers:?}");
     for paused in &answers[..answers.len() - 1] {
@@ -371,7 +371,7 @@ async fn the_budget_pauses_and_later_calls_finish_the_pass_asking_each_cpr_once(
         .sum();
     assert_eq!(checked, 8, "every CPR with data is checked once in the pass");
     assert_eq!(fake.max_asked_count(), 1, "no CPR asked twice in a pass");
-    assert_eq!(letters(&db), vec![ALIVE.to_string()]);
+    assert_eq!(letters(db), vec![ALIVE.to_string()]);
     env.stop().await;
 }
 both_backends!(the_budget_pauses_and_later_calls_finish_the_pass_asking_each_cpr_once);

@@ -189,7 +189,7 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
             (digital, physical)
         );
         assert_eq!(to[0].source, CPR_OID);
-        let row = letter_of(&db, cpr);
+        let row = letter_of(db, cpr);
         assert_eq!(to[0].message_id, row.message_id, "the stored MessageId is the one sent");
         assert_eq!(uuid::Uuid::parse_str(&row.message_id).unwrap().get_version_num(), 4);
         assert_eq!((row.status.as_str(), row.kind.as_str()), ("Completed", "18aar"));
@@ -200,11 +200,11 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
         assert!(fake.letters_to(cpr).is_empty(), "not yet due / before the start date");
     }
     assert!(fake.letters_to(H).is_empty(), "one 18-year letter per citizen, ever");
-    assert_eq!(letter_of(&db, H).date, ymd("2026-01-01"));
+    assert_eq!(letter_of(db, H).date, ymd("2026-01-01"));
     // Dates in order: every letter of a date went out before the next date's first letter.
-    let sent_dates: Vec<NaiveDate> = got.iter().map(|l| letter_of(&db, &l.cpr).date).collect();
+    let sent_dates: Vec<NaiveDate> = got.iter().map(|l| letter_of(db, &l.cpr).date).collect();
     assert!(sent_dates.windows(2).all(|w| w[0] <= w[1]), "{sent_dates:?}");
-    let all = dates(&db);
+    let all = dates(db);
     let shown: Vec<(String, &str)> = all.iter().map(|d| (d.date.to_string(), d.status.as_str())).collect();
     assert_eq!(
         shown,
@@ -221,8 +221,8 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
         all.windows(2).all(|w| w[0].id < w[1].id),
         "dates created oldest first: {all:?}"
     );
-    assert_eq!(letter_of(&db, A1).date, ymd("2026-11-20"));
-    assert_eq!(letter_of(&db, E).date, ymd("2026-11-24"));
+    assert_eq!(letter_of(db, A1).date, ymd("2026-11-20"));
+    assert_eq!(letter_of(db, E).date, ymd("2026-11-24"));
 
     // Nothing more today; tomorrow's letter goes out tomorrow.
     let again = app.start(START).await;
@@ -255,7 +255,7 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
             "audit line for {cpr}"
         );
     }
-    assert_no_cpr_outside_the_audit_log(&app, &db, &[A1, A2, B, C, E, F, G, H]).await;
+    assert_no_cpr_outside_the_audit_log(app, db, &[A1, A2, B, C, E, F, G, H]).await;
     env.stop().await;
 }
 both_backends!(a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_date_order);
@@ -289,8 +289,8 @@ async fn a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_r
     );
     assert_eq!(fake.letters_to(LEAP).len(), 1);
     assert_eq!(fake.letters_to(DAY_BEFORE).len(), 1);
-    assert_eq!(letter_of(&db, LEAP).date, ymd("2026-02-14"));
-    assert_eq!(letter_of(&db, DAY_BEFORE).date, ymd("2026-02-14"));
+    assert_eq!(letter_of(db, LEAP).date, ymd("2026-02-14"));
+    assert_eq!(letter_of(db, DAY_BEFORE).date, ymd("2026-02-14"));
     // The rest of the season: the day after gets its letter on the 15th, nobody gets a second.
     app.set_today("2026-03-05");
     let answers = app.run_to_end(START).await;
@@ -298,7 +298,7 @@ async fn a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_r
         summary(answers.last().unwrap()),
         format!("19 dates completed, 1 letters sent, 0 rejected{ALL_DONE}")
     );
-    assert_eq!(letter_of(&db, DAY_AFTER).date, ymd("2026-02-15"));
+    assert_eq!(letter_of(db, DAY_AFTER).date, ymd("2026-02-15"));
     for cpr in [LEAP, DAY_BEFORE, DAY_AFTER] {
         assert_eq!(fake.letters_to(cpr).len(), 1, "exactly one letter");
     }
@@ -326,7 +326,7 @@ async fn only_active_cpr_statuses_get_a_letter(backend: Backend) {
     let mut got: Vec<String> = fake.letters().into_iter().map(|l| l.cpr).collect();
     got.sort();
     assert_eq!(got, ["0812084200", "0812084201", "0812084202", "0812084203"]);
-    assert_eq!(letters(&db).len(), 4, "no row for inactive citizens");
+    assert_eq!(letters(db).len(), 4, "no row for inactive citizens");
     env.stop().await;
 }
 both_backends!(only_active_cpr_statuses_get_a_letter);
@@ -355,7 +355,7 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
         summary(&line),
         format!("0 dates completed, 1 letters sent, 1 rejected; date 2026-11-23 is held by its letters: 1 with status Error{WAITING}")
     );
-    let row = letter_of(&db, REJECTED);
+    let row = letter_of(db, REJECTED);
     assert_eq!(row.status, "Error");
     assert_eq!(
         row.error.as_deref(),
@@ -363,8 +363,8 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
         "the faultstring, digits masked"
     );
     assert!(row.sent_at.is_none());
-    assert_eq!(letter_of(&db, ACCEPTED).status, "Sent", "the others go on");
-    let shown: Vec<(String, String)> = dates(&db).into_iter().map(|d| (d.date.to_string(), d.status)).collect();
+    assert_eq!(letter_of(db, ACCEPTED).status, "Sent", "the others go on");
+    let shown: Vec<(String, String)> = dates(db).into_iter().map(|d| (d.date.to_string(), d.status)).collect();
     assert_eq!(
         shown,
         [("2026-11-23".to_string(), "InProgress".to_string())],
@@ -378,7 +378,7 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
             vec!["Der ligger totalt 1 notifikationer med status Error.".to_string()]
         )
     );
-    let events = texts(&db, "SELECT Message AS m FROM ErrorEvent WHERE Service = 'DigitalPost'");
+    let events = texts(db, "SELECT Message AS m FROM ErrorEvent WHERE Service = 'DigitalPost'");
     assert!(events.is_empty(), "no ErrorEvent for a rejected letter: {events:?}");
     // Calling again does not resend an Error letter.
     let again = app.start(START).await;
@@ -386,7 +386,7 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
     assert_eq!(fake.stats().requests, 2);
 
     // The operator finds the row and resets it with the runbook SQL, in the real client.
-    let found = operator_sql(&db, RUNBOOK_SELECT);
+    let found = operator_sql(db, RUNBOOK_SELECT);
     assert!(found.contains("Modtageren ********** kan ikke modtage post"), "{found}");
     let pid: i64 = found
         .lines()
@@ -394,7 +394,7 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
         .expect("a NotificationPersonPID in the output");
     assert_eq!(pid, row.id);
     operator_sql(
-        &db,
+        db,
         &format!(
             r#"update NotificationPerson set Status = "Pending", SentAtDateTime = null, ErrorMessage = null where NotificationPersonPID = {pid} and status = "Error";"#
         ),
@@ -407,20 +407,20 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
     );
     for cpr in [REJECTED, ACCEPTED, NEXT_DAY] {
         assert_eq!(fake.letters_to(cpr).len(), 1, "one letter each");
-        assert_eq!(letter_of(&db, cpr).status, "Completed");
+        assert_eq!(letter_of(db, cpr).status, "Completed");
     }
     assert_eq!(
         fake.letters_to(REJECTED)[0].message_id,
         row.message_id,
         "resent with its MessageId"
     );
-    assert!(letter_of(&db, REJECTED).error.is_none());
+    assert!(letter_of(db, REJECTED).error.is_none());
     assert_eq!(
         app.get_text(ALARM).await,
         (200, String::new()),
         "repaired: nothing to report"
     );
-    assert_no_cpr_outside_the_audit_log(&app, &db, &[REJECTED, ACCEPTED, NEXT_DAY]).await;
+    assert_no_cpr_outside_the_audit_log(app, db, &[REJECTED, ACCEPTED, NEXT_DAY]).await;
     env.stop().await;
 }
 both_backends!(a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it);
@@ -453,18 +453,16 @@ async fn the_runbook_sql_for_inprogress_and_sent_rows_runs_in_the_real_client(ba
         ),
         "UPDATE NotificationPerson SET SentAtDateTime = '2026-11-24 08:00:00' WHERE Status = 'Sent';"
     ));
-    for row in letters(&db) {
+    for row in letters(db) {
         operator_sql(
-            &db,
+            db,
             &format!(
                 r#"update NotificationPerson set Status = "Pending", SentAtDateTime = null, ErrorMessage = null where NotificationPersonPID = {} and status = "{}";"#,
                 row.id, row.status
             ),
         );
     }
-    assert!(letters(&db)
-        .iter()
-        .all(|l| l.status == "Pending" && l.sent_at.is_none()));
+    assert!(letters(db).iter().all(|l| l.status == "Pending" && l.sent_at.is_none()));
     let line = app.start(START).await;
     assert_eq!(
         summary(&line),
@@ -504,7 +502,7 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
         "{line}"
     );
     assert!(
-        letters(&db).iter().all(|l| l.status == "Pending"),
+        letters(db).iter().all(|l| l.status == "Pending"),
         "no mass-marking while the adapter is down"
     );
     assert_eq!(
@@ -513,10 +511,7 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
         "the batch stops at the first unavailable answer"
     );
     assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) AS n FROM ErrorEvent WHERE Service = 'DigitalPost'"
-        ),
+        count(db, "SELECT COUNT(*) AS n FROM ErrorEvent WHERE Service = 'DigitalPost'"),
         1
     );
     assert_eq!(
@@ -537,7 +532,7 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
         line.ends_with("; 0 dates completed, 1 letters sent, 0 rejected; next call resumes.\n"),
         "{line}"
     );
-    let statuses: Vec<String> = letters(&db).into_iter().map(|l| l.status).collect();
+    let statuses: Vec<String> = letters(db).into_iter().map(|l| l.status).collect();
     assert_eq!(statuses, ["Sent", "Pending", "Pending"]);
 
     // Back up: the next call sends the rest, each letter once.
@@ -575,7 +570,7 @@ async fn a_timeout_is_unavailable_and_the_letter_is_sent_on_the_next_call(backen
         line.contains(": Failed: Kaldet til Digital Post Adapter-servicen fejlede: timeout; after "),
         "{line}"
     );
-    assert_eq!(letters(&db)[0].status, "Pending");
+    assert_eq!(letters(db)[0].status, "Pending");
     fake.set_fault(DpFault::None);
     let line = app.start(START).await;
     assert_eq!(
@@ -787,20 +782,20 @@ async fn the_status_page_counts_match_the_table(backend: Backend) {
     }
     db.execute(&sql);
     fake.reject_cpr("0712085004", "Ukendt modtager");
-    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(&db)));
+    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(db)));
     app.start(START).await;
     let (code, body) = app.get_text(STATUS).await;
-    assert_eq!((code, body.clone()), (200, status_from_sql(&db)));
+    assert_eq!((code, body.clone()), (200, status_from_sql(db)));
     assert_eq!(
         body,
         r#"{"Database":"OK","Nyeste færdigbehandlede dato":"2026-11-22","Antal i NotificationPerson med status Pending":"0","Antal i NotificationPerson med status InProgress":"0","Antal i NotificationPerson med status Sent":"1","Antal i NotificationPerson med status Completed":"2","Antal i NotificationPerson med status Error":"1"}"#
     );
     db.execute(r#"UPDATE NotificationPerson SET Status = 'Pending', ErrorMessage = NULL WHERE Status = 'Error'"#);
-    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(&db)));
+    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(db)));
     fake.clear_rejections();
     app.start(START).await;
     let (_, body) = app.get_text(STATUS).await;
-    assert_eq!(body, status_from_sql(&db));
+    assert_eq!(body, status_from_sql(db));
     assert!(
         body.contains(r#""Nyeste færdigbehandlede dato":"2026-11-24""#),
         "{body}"
@@ -945,7 +940,7 @@ async fn the_lag_alarm_names_the_first_unfinished_date_and_its_letters(backend: 
     );
     // A longer period is read from the properties.
     let patient = spawn_app(
-        &db,
+        db,
         &format!(
             "digitalpost.service.url={}\ndigitalpost.notification.odr.startdate=2026-11-10\ndigitalpost.notification.odr.alarm.date.period=P14D",
             fake.url()
@@ -1004,7 +999,7 @@ async fn a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_er
         summary(&line),
         format!("0 dates completed, 1 letters sent, 1 rejected; date 2026-11-24 is held by its letters: 1 with status Error{WAITING}")
     );
-    let bad = letter_of(&db, "08120853");
+    let bad = letter_of(db, "08120853");
     assert_eq!(bad.status, "Error");
     assert_eq!(
         bad.error.as_deref(),
@@ -1012,7 +1007,7 @@ async fn a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_er
     );
     assert_eq!(fake.stats().requests, 1, "only the good letter went out");
     assert_eq!(
-        count(&db, "SELECT COUNT(*) AS n FROM ErrorEvent"),
+        count(db, "SELECT COUNT(*) AS n FROM ErrorEvent"),
         0,
         "not a failure of the adapter"
     );
@@ -1052,7 +1047,7 @@ async fn a_date_set_back_to_pending_is_extracted_again_without_a_second_letter(b
     );
     for cpr in ["0812085401", "0812085402", "0812085403"] {
         assert_eq!(fake.letters_to(cpr).len(), 1, "one letter each");
-        assert_eq!(letter_of(&db, cpr).status, "Completed");
+        assert_eq!(letter_of(db, cpr).status, "Completed");
     }
     assert_eq!(fake.stats().requests, 3);
     env.stop().await;
