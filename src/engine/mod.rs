@@ -84,6 +84,10 @@ pub trait Job {
     fn finished_note(&self) -> &'static str {
         "pass complete"
     }
+    /// This slice's figures for `JobRun.Figures` (?detailed, the dashboard), e.g. `{"checked": 12000}`.
+    fn figures_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
     /// The longest one operation may take on its own (its external calls' timeouts): the
     /// heartbeat keeps the lease at most budget + margin + this past the slice's start.
     fn operation_timeout(&self) -> Duration {
@@ -273,7 +277,13 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         Ok(Some(l)) => l,
         Ok(None) => {
             log::info!("{name}: skipped, another node holds the lease");
-            record(ctx, name, (started_at, ctx.clock.now()), Outcome::Skipped, 0, None).await;
+            record(
+                ctx,
+                name,
+                (started_at, ctx.clock.now()),
+                Recorded::nothing(Outcome::Skipped, None),
+            )
+            .await;
             ctx.observer.slice_ended(name, Outcome::Skipped);
             return SliceReport {
                 job: name,
@@ -286,15 +296,8 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         Err(e) => {
             let reason = e.to_string();
             log::error!("{name}: cannot take the lease: {reason}");
-            record(
-                ctx,
-                name,
-                (started_at, ctx.clock.now()),
-                Outcome::Failed,
-                0,
-                Some(&reason),
-            )
-            .await;
+            let run = Recorded::nothing(Outcome::Failed, Some(reason.clone()));
+            record(ctx, name, (started_at, ctx.clock.now()), run).await;
             ctx.observer.slice_ended(name, Outcome::Failed);
             return SliceReport {
                 job: name,
@@ -360,15 +363,13 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         Some(reason) => log::error!("{name}: slice failed after {elapsed:.1} s: {reason}; {figures}"),
         None => log::info!("{name}: slice {outcome} after {elapsed:.1} s; {figures}"),
     }
-    record(
-        ctx,
-        name,
-        (started_at, ended_at),
+    let run = Recorded {
         outcome,
-        job.processed(),
-        error.as_deref(),
-    )
-    .await;
+        processed: job.processed(),
+        error: error.clone(),
+        figures: job.figures_json(),
+    };
+    record(ctx, name, (started_at, ended_at), run).await;
     ctx.observer.slice_ended(name, outcome);
     SliceReport {
         job: name,
@@ -486,30 +487,55 @@ fn spawn_heartbeat(db: Db, lease: Lease, operation_timeout: Duration, lost: Stop
     }))
 }
 
-async fn record(
+/// What a `JobRun` row says of a slice besides its job and times.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Units processed.
+    pub processed: i64,
+    /// The failure reason.
+    pub error: Option<String>,
+    /// Its figures (a JSON object; empty: none).
+    pub figures: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Recorded {
+    /// A run that did nothing (Skipped, or Failed before it started).
+    pub fn nothing(outcome: Outcome, error: Option<String>) -> Recorded {
+        Recorded {
+            outcome,
+            processed: 0,
+            error,
+            figures: serde_json::Map::new(),
+        }
+    }
+}
+
+/// Writes the `JobRun` row of a slice; a failure is logged (the slice's answer stands).
+pub async fn record(
     ctx: &EngineCtx,
     job: &'static str,
     (started_at, ended_at): (DateTime<Utc>, DateTime<Utc>),
-    outcome: Outcome,
-    processed: i64,
-    error: Option<&str>,
+    run: Recorded,
 ) {
     let node = ctx.node.clone();
-    let error = error.map(str::to_owned);
     let res = ctx
         .db
         .run(move |conn| {
-            let run = NewJobRun {
+            let figures = (!run.figures.is_empty()).then(|| serde_json::Value::Object(run.figures).to_string());
+            let row = NewJobRun {
                 job_name: job,
                 node: &node,
                 started_at,
                 ended_at,
-                outcome,
-                processed,
-                error_message: error.as_deref(),
+                outcome: run.outcome,
+                processed: run.processed,
+                error_message: run.error.as_deref(),
+                figures,
             };
             // Two nodes record runs of the same job at once: retry a Galera conflict.
-            Ok::<_, DbError>(crate::db::retry_conflicts(3, || job_run::insert(conn, &run))?)
+            Ok::<_, DbError>(crate::db::retry_conflicts(3, || job_run::insert(conn, &row))?)
         })
         .await;
     if let Err(e) = res {

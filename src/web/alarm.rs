@@ -173,6 +173,25 @@ pub async fn page(
     )
 }
 
+/// Citizens dead (status 90) whom PersonInformation gave no status date: kept, never removed;
+/// figures only (no alarm line), summed over the deceased cleanup's passes.
+pub async fn undated_dead_indicator(state: &AppState) -> Indicator {
+    let name = "DeceasedWithoutStatusDate";
+    let read = state
+        .db()
+        .odr
+        .run(|conn| Ok::<_, DbError>(job_run::pass_sums(conn, DECEASED, "deadWithoutStatusDate")?))
+        .await;
+    match read {
+        Ok((current, last)) => Indicator::new(
+            name,
+            Vec::new(),
+            json!({ "currentPass": current, "lastCompletePass": last }),
+        ),
+        Err(e) => unreadable(state, name, "reading JobRun", &e),
+    }
+}
+
 /// The slettejob indicators: database, last slice of either cleanup job, PersonInformation tolerance.
 pub async fn slettejob_indicators(state: &AppState) -> Vec<Indicator> {
     let database = database_indicator(state).await;
@@ -184,6 +203,7 @@ pub async fn slettejob_indicators(state: &AppState) -> Vec<Indicator> {
         last_run_indicator(state, DECEASED).await,
         last_run_indicator(state, EMIGRATED).await,
         tolerance_indicator(state, Service::PersonInformation).await,
+        undated_dead_indicator(state).await,
     ]
 }
 

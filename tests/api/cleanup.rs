@@ -9,7 +9,8 @@ use odr_operations::simulator::person_information::{FakePersonInformation, PiFau
 use crate::both_backends;
 use crate::fixture::sql::registration;
 use crate::fixture::{
-    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, count, ymd, Backend, TestDb, TestDbExt, TestEnv,
+    assert_no_cpr_outside_the_audit_log, audited, capture_logs, captured_logs, count, ymd, Backend, TestDb, TestDbExt,
+    TestEnv,
 };
 
 const DECEASED: &str = "/odr-operations/odr-slettejob/deceased/start";
@@ -128,19 +129,26 @@ async fn deceased_cleanup_removes_all_data_of_citizens_dead_over_12_months_and_n
         "letters of the removed citizens are gone too"
     );
     assert_eq!(fake.max_asked_count(), 1, "each CPR asked once per pass");
-    let audit: Vec<String> = captured_logs()
-        .into_iter()
-        .filter(|(t, _)| t == "audit")
-        .map(|(_, m)| m)
-        .collect();
     for cpr in [DEAD_LONG_AGO, DEAD_WITH_HISTORY, DEAD_ONLY_LETTER] {
         assert!(
-            audit.contains(&format!("deceased-data-removed cpr={cpr}")),
+            audited("deceased-data-removed", &format!("cpr={cpr}")),
             "audit line for removal"
         );
     }
-    assert!(audit.contains(&format!("cpr-does-not-exist cpr={UNKNOWN}")));
-    assert!(audit.contains(&format!("cpr-inactive cpr={INACTIVE} status=20")));
+    assert!(audited("cpr-does-not-exist", &format!("cpr={UNKNOWN}")));
+    assert!(audited(
+        "cpr-inactive",
+        &format!("cpr={INACTIVE} status=20 statusDate=2025-01-01")
+    ));
+    // Every status that is not active is audited, dead and emigrated included.
+    assert!(audited(
+        "cpr-inactive",
+        &format!("cpr={DEAD_RECENTLY} status=90 statusDate=2026-09-01")
+    ));
+    assert!(audited(
+        "cpr-inactive",
+        &format!("cpr={EMIGRATED_CPR} status=80 statusDate=2026-03-01")
+    ));
     // A second pass starts again from the lowest CPR and removes nothing more.
     let again = app.run_to_end(DECEASED).await;
     assert!(

@@ -504,6 +504,7 @@ async fn job_run_history_keeps_the_newest_1000_per_job(backend: Backend) {
         outcome: Outcome::Paused,
         processed: 0,
         error_message: None,
+        figures: None,
     };
     job_run::insert(&mut conn, &other).unwrap();
     for i in 0..1005 {
@@ -515,6 +516,7 @@ async fn job_run_history_keeps_the_newest_1000_per_job(backend: Backend) {
             outcome: Outcome::Paused,
             processed: i,
             error_message: None,
+            figures: None,
         };
         job_run::insert(&mut conn, &run).unwrap();
     }

@@ -4,6 +4,7 @@
 mod fixture;
 
 mod architecture;
+mod audit;
 mod build_features;
 mod cleanup;
 mod config;

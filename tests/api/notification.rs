@@ -14,8 +14,8 @@ use crate::both_backends;
 use crate::fixture::app::summary;
 use crate::fixture::sql::{date_row, letter_row, person, registration};
 use crate::fixture::{
-    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, count, operator_sql, spawn_app, spawn_with,
-    test_db, texts, ymd, Backend, Spawn, TestApp, TestDb, TestDbExt, TestEnv,
+    assert_no_cpr_outside_the_audit_log, audit_lines, capture_logs, captured_logs, count, operator_sql, spawn_app,
+    spawn_with, test_db, texts, ymd, Backend, Spawn, TestApp, TestDb, TestDbExt, TestEnv,
 };
 
 const START: &str = "/odr-operations/odr-send-digitalpost-notifikation/start";
@@ -242,16 +242,12 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
     assert_eq!(app.get_text(ALARM).await, (200, String::new()));
 
     // The audit log has the letters; nothing else has a CPR.
-    let audit: Vec<String> = captured_logs()
-        .into_iter()
-        .filter(|(t, _)| t == "audit")
-        .map(|(_, m)| m)
-        .collect();
+    let audit = audit_lines();
     for cpr in [A1, A2, B, C, E, F] {
         assert!(
             audit
                 .iter()
-                .any(|m| m.starts_with(&format!("digital-post-request cpr={cpr} "))),
+                .any(|(k, i)| k == "digital-post-request" && i.starts_with(&format!("cpr={cpr} messageId="))),
             "audit line for {cpr}"
         );
     }
@@ -745,7 +741,7 @@ struct StatusCount {
 }
 
 /// The status page's JSON built from the table by SQL, for comparison.
-fn status_from_sql(db: &TestDb) -> String {
+fn status_from_sql(db: &TestDb, app: &TestApp) -> String {
     let counts: Vec<StatusCount> =
         sql_query("SELECT Status AS status, COUNT(*) AS n FROM NotificationPerson GROUP BY Status")
             .load(&mut db.conn())
@@ -761,7 +757,7 @@ fn status_from_sql(db: &TestDb) -> String {
         let n = counts.iter().find(|c| c.status == status).map_or(0, |c| c.n);
         json.push_str(&format!(r#","Antal i NotificationPerson med status {status}":"{n}""#));
     }
-    json.push('}');
+    json.push_str(&app.build_facts());
     json
 }
 
@@ -782,20 +778,24 @@ async fn the_status_page_counts_match_the_table(backend: Backend) {
     }
     db.execute(&sql);
     fake.reject_cpr("0712085004", "Ukendt modtager");
-    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(db)));
+    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(db, app)));
     app.start(START).await;
     let (code, body) = app.get_text(STATUS).await;
-    assert_eq!((code, body.clone()), (200, status_from_sql(db)));
+    assert_eq!((code, body.clone()), (200, status_from_sql(db, app)));
     assert_eq!(
         body,
-        r#"{"Database":"OK","Nyeste færdigbehandlede dato":"2026-11-22","Antal i NotificationPerson med status Pending":"0","Antal i NotificationPerson med status InProgress":"0","Antal i NotificationPerson med status Sent":"1","Antal i NotificationPerson med status Completed":"2","Antal i NotificationPerson med status Error":"1"}"#
+        format!(
+            "{}{}",
+            r#"{"Database":"OK","Nyeste færdigbehandlede dato":"2026-11-22","Antal i NotificationPerson med status Pending":"0","Antal i NotificationPerson med status InProgress":"0","Antal i NotificationPerson med status Sent":"1","Antal i NotificationPerson med status Completed":"2","Antal i NotificationPerson med status Error":"1""#,
+            app.build_facts()
+        )
     );
     db.execute(r#"UPDATE NotificationPerson SET Status = 'Pending', ErrorMessage = NULL WHERE Status = 'Error'"#);
-    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(db)));
+    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(db, app)));
     fake.clear_rejections();
     app.start(START).await;
     let (_, body) = app.get_text(STATUS).await;
-    assert_eq!(body, status_from_sql(db));
+    assert_eq!(body, status_from_sql(db, app));
     assert!(
         body.contains(r#""Nyeste færdigbehandlede dato":"2026-11-24""#),
         "{body}"

@@ -180,16 +180,22 @@ impl DigitalPostClient {
         // Each call its own id, built from the incoming one (the log line's MDC) so the two join.
         let (request_id, header) = outgoing_request_id();
         let id = letter.message_id;
-        audit::citizen(
+        audit::call(
             Event::DigitalPostRequest,
-            letter.recipient,
+            Some(letter.recipient),
             &format!(
-                "requestId={request_id} messageId={id} templateDigital={} templatePhysical={}",
+                "messageId={id} templateDigital={} templatePhysical={}",
                 letter.template_digital, letter.template_physical
             ),
+            &request_id,
         );
         let sorted = self.exchange(letter, header).await;
-        audit::plain(Event::DigitalPostResponse, &response_detail(&request_id, id, &sorted));
+        audit::call(
+            Event::DigitalPostResponse,
+            None,
+            &response_detail(id, &sorted),
+            &request_id,
+        );
         match &sorted.outcome {
             SendOutcome::Accepted => {
                 log::debug!("Digital Post Adapter accepted letter {id} (request id {request_id})");
@@ -234,9 +240,9 @@ impl DigitalPostClient {
     }
 }
 
-/// The detail of the `digital-post-response` audit line: no CPR, the adapter's answer.
-fn response_detail(request_id: &str, message_id: &str, sorted: &Sorted) -> String {
-    format!("requestId={request_id} messageId={message_id} {}", sorted.said)
+/// The information of the `digital-post-response` audit line: no CPR, the adapter's answer.
+fn response_detail(message_id: &str, sorted: &Sorted) -> String {
+    format!("messageId={message_id} {}", sorted.said)
 }
 
 /// Sorts an HTTP answer into an outcome (SPEC §6: the faultcode decides, whatever the HTTP code).

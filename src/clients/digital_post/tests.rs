@@ -423,38 +423,32 @@ fn answers_are_sorted_into_outcomes() {
 }
 
 #[test]
-fn the_response_audit_line_carries_the_answer_and_the_request_id() {
-    let detail = |status: u16, body: &str| response_detail("req-1-2", "m-1", &interpret(status, body, "m-1"));
+fn the_response_audit_line_carries_the_answer() {
+    let detail = |status: u16, body: &str| response_detail("m-1", &interpret(status, body, "m-1"));
     let ok = format!(
         r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><SendDigitalPostResponse xmlns="{DP_NS}"><MessageId>m-1</MessageId></SendDigitalPostResponse></s:Body></s:Envelope>"#
     );
-    assert_eq!(
-        detail(200, &ok),
-        "requestId=req-1-2 messageId=m-1 accepted: MessageId m-1"
-    );
+    assert_eq!(detail(200, &ok), "messageId=m-1 accepted: MessageId m-1");
     let fault = format!(
         r#"<s:Envelope xmlns:s="{SOAP_NS}"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>Ukendt modtager 0101001234</faultstring></s:Fault></s:Body></s:Envelope>"#
     );
     assert_eq!(
         detail(500, &fault),
-        "requestId=req-1-2 messageId=m-1 rejected: faultcode soap:Client, faultstring \"Ukendt modtager **********\""
+        "messageId=m-1 rejected: faultcode soap:Client, faultstring \"Ukendt modtager **********\""
     );
     assert_eq!(
         detail(500, &fault.replace("s:Client", "s:Server")),
-        "requestId=req-1-2 messageId=m-1 unavailable: Kaldet til Digital Post Adapter-servicen fejlede: \
+        "messageId=m-1 unavailable: Kaldet til Digital Post Adapter-servicen fejlede: \
          serverfejl (soap:Server): Ukendt modtager **********"
     );
-    assert_eq!(
-        detail(403, ""),
-        "requestId=req-1-2 messageId=m-1 rejected: HTTP 403 without a SOAP Fault"
-    );
+    assert_eq!(detail(403, ""), "messageId=m-1 rejected: HTTP 403 without a SOAP Fault");
     assert_eq!(
         detail(503, ""),
-        "requestId=req-1-2 messageId=m-1 unavailable: Kaldet til Digital Post Adapter-servicen fejlede: uventet statuskode 503"
+        "messageId=m-1 unavailable: Kaldet til Digital Post Adapter-servicen fejlede: uventet statuskode 503"
     );
     let bad = detail(200, "OK");
     assert!(
-        bad.starts_with("requestId=req-1-2 messageId=m-1 unavailable: Kaldet til Digital Post Adapter-servicen fejlede: svaret kunne ikke læses (HTTP 200: "),
+        bad.starts_with("messageId=m-1 unavailable: Kaldet til Digital Post Adapter-servicen fejlede: svaret kunne ikke læses (HTTP 200: "),
         "{bad}"
     );
 }

@@ -83,6 +83,8 @@ db_enum! {
         Failed => "Failed",
         /// Another node held the lease; nothing ran.
         Skipped => "Skipped",
+        /// A preview walked the job's data and wrote nothing (it held the lease meanwhile).
+        Preview => "Preview",
     }
 }
 

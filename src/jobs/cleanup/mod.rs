@@ -36,6 +36,10 @@ pub struct CleanupJob<R> {
     checked: i64,
     acted: i64,
     rows: i64,
+    /// Dead (90) without a status date: kept, and said so.
+    dead_without_date: i64,
+    not_existing: i64,
+    inactive: i64,
 }
 
 impl<R: CleanupRule> JobFactory for CleanupJob<R> {
@@ -58,6 +62,9 @@ impl<R: CleanupRule> JobFactory for CleanupJob<R> {
             checked: 0,
             acted: 0,
             rows: 0,
+            dead_without_date: 0,
+            not_existing: 0,
+            inactive: 0,
         })
     }
 }
@@ -148,14 +155,33 @@ impl<R: CleanupRule> Job for CleanupJob<R> {
         for cpr in &targets {
             audit::citizen(R::EVENT, cpr, "");
         }
+        let mut undated = 0;
         for cpr in &cprs {
             match statuses.get(cpr) {
-                None => audit::citizen(Event::CprDoesNotExist, cpr, ""),
+                None => {
+                    self.not_existing += 1;
+                    audit::citizen(Event::CprDoesNotExist, cpr, "");
+                }
                 Some(p) if !p.status.is_active() => {
-                    audit::citizen(Event::CprInactive, cpr, &format!("status={}", p.status.code()))
+                    self.inactive += 1;
+                    let date = p.status_date.map_or("none".to_string(), |d| d.to_string());
+                    let mut info = format!("status={} statusDate={date}", p.status.code());
+                    if self.rule.kept_without_date(p) {
+                        undated += 1;
+                        info.push_str(" kept: dead without a status date");
+                    }
+                    audit::citizen(Event::CprInactive, cpr, &info);
                 }
                 Some(_) => {}
             }
+        }
+        if undated > 0 {
+            // No CPR here: the audit lines (statusDate=none) name them.
+            log::warn!(
+                "{}: {undated} citizens are dead (status 90) without a status date from PersonInformation and were kept",
+                R::NAME
+            );
+            self.dead_without_date += undated;
         }
         self.metrics
             .cpr_checked
@@ -177,6 +203,21 @@ impl<R: CleanupRule> Job for CleanupJob<R> {
     }
 
     fn figures(&self) -> String {
-        format!("{} CPR checked, {} {}", self.checked, self.acted, R::ACTED)
+        let mut line = format!("{} CPR checked, {} {}", self.checked, self.acted, R::ACTED);
+        if self.dead_without_date > 0 {
+            line.push_str(&format!(", {} dead without a status date kept", self.dead_without_date));
+        }
+        line
+    }
+
+    fn figures_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut figures = serde_json::Map::new();
+        figures.insert("checked".into(), self.checked.into());
+        figures.insert(R::ACTED.into(), self.acted.into());
+        figures.insert("rowsChanged".into(), self.rows.into());
+        figures.insert("notExisting".into(), self.not_existing.into());
+        figures.insert("inactive".into(), self.inactive.into());
+        figures.insert("deadWithoutStatusDate".into(), self.dead_without_date.into());
+        figures
     }
 }

@@ -26,6 +26,10 @@ pub trait CleanupRule: Send + Sync + 'static {
     fn for_slice(deps: &JobDeps) -> Self;
     /// Whether a citizen with this answer is acted on.
     fn applies_to(&self, p: &PersonStatus) -> bool;
+    /// Whether a citizen is kept only because PersonInformation gave no status date.
+    fn kept_without_date(&self, _p: &PersonStatus) -> bool {
+        false
+    }
     /// The next `limit` CPR numbers of the walk after `after` (keyset, CPR order).
     fn next_cprs(conn: &mut DbConn, after: &str, run_time: StoredInstant, limit: usize) -> QueryResult<Vec<String>>;
     /// Acts on these citizens; returns the rows changed.
@@ -58,6 +62,10 @@ impl CleanupRule for Deceased {
 
     fn applies_to(&self, p: &PersonStatus) -> bool {
         p.status == CprStatus::Dead90 && p.status_date.is_some_and(|d| d <= self.cutoff)
+    }
+
+    fn kept_without_date(&self, p: &PersonStatus) -> bool {
+        p.status == CprStatus::Dead90 && p.status_date.is_none()
     }
 
     fn next_cprs(conn: &mut DbConn, after: &str, _: StoredInstant, limit: usize) -> QueryResult<Vec<String>> {

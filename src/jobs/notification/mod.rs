@@ -166,6 +166,14 @@ impl Job for NotificationJob {
         self.operation_timeout
     }
 
+    fn figures_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut figures = serde_json::Map::new();
+        figures.insert("datesCompleted".into(), self.dates_completed.into());
+        figures.insert("sent".into(), self.sent.into());
+        figures.insert("rejected".into(), self.rejected.into());
+        figures
+    }
+
     fn figures(&self) -> String {
         let mut figures = format!(
             "{} dates completed, {} letters sent, {} rejected",
