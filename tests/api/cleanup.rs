@@ -9,8 +9,7 @@ use odr_operations::simulator::person_information::{FakePersonInformation, PiFau
 use crate::both_backends;
 use crate::fixture::sql::registration;
 use crate::fixture::{
-    assert_no_cpr_outside_the_audit_log, audited, capture_logs, captured_logs, count, ymd, Backend, TestDb, TestDbExt,
-    TestEnv,
+    assert_no_cpr_outside_the_audit_log, audited, capture_logs, count, ymd, Backend, TestDb, TestDbExt, TestEnv,
 };
 
 const DECEASED: &str = "/odr-operations/odr-slettejob/deceased/start";

@@ -14,8 +14,8 @@ use crate::both_backends;
 use crate::fixture::app::summary;
 use crate::fixture::sql::{date_row, letter_row, person, registration};
 use crate::fixture::{
-    assert_no_cpr_outside_the_audit_log, audit_lines, capture_logs, captured_logs, count, operator_sql, spawn_app,
-    spawn_with, test_db, texts, ymd, Backend, Spawn, TestApp, TestDb, TestDbExt, TestEnv,
+    assert_no_cpr_outside_the_audit_log, audit_lines, capture_logs, count, operator_sql, spawn_app, spawn_with,
+    test_db, texts, ymd, Backend, Spawn, TestApp, TestDb, TestDbExt, TestEnv,
 };
 
 const START: &str = "/odr-operations/odr-send-digitalpost-notifikation/start";
