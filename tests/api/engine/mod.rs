@@ -14,6 +14,8 @@ use odr_operations::engine::{commit_fenced, CursorChange, Job, JobError, Lease, 
 use odr_operations::jobs::{JobDeps, JobFactory};
 use odr_operations::web::jobs::start;
 
+mod lease;
+
 use crate::both_backends;
 use crate::fixture::{count, spawn_with, test_db, Backend, Spawn, TestApp, TestDb, TestDbExt};
 
@@ -44,6 +46,7 @@ struct Script {
 /// primary key makes a repeated unit fail loudly.
 struct CounterJob {
     budget: Duration,
+    operation_timeout: Duration,
     script: Option<Script>,
     done: i64,
 }
@@ -52,6 +55,8 @@ impl JobFactory for CounterJob {
     fn create(deps: &JobDeps) -> Result<CounterJob, String> {
         Ok(CounterJob {
             budget: deps.settings.deceased.desired_duration,
+            // The test's stand-in for "one operation's own timeout".
+            operation_timeout: deps.settings.person_information.connect_timeout,
             script: None,
             done: 0,
         })
@@ -130,6 +135,10 @@ impl Job for CounterJob {
     fn figures(&self) -> String {
         format!("{} units", self.done)
     }
+
+    fn operation_timeout(&self) -> Duration {
+        self.operation_timeout
+    }
 }
 
 /// Creates the test job's tables and script.
@@ -174,16 +183,18 @@ fn cursor(db: &TestDb) -> Option<String> {
 }
 
 async fn node(db: &TestDb, name: &str, budget: &str) -> TestApp {
-    spawn_with(
-        db,
-        Spawn {
-            properties: format!("deletion.desired.execution.duration.deceased={budget}"),
-            node: Some(name.to_string()),
-            extra_routes: Some(test_routes),
-            ..Default::default()
-        },
-    )
-    .await
+    node_with(db, name, budget, Spawn::default()).await
+}
+
+/// A node serving the test job, with more spawn options.
+async fn node_with(db: &TestDb, name: &str, budget: &str, mut spawn: Spawn) -> TestApp {
+    spawn.properties = format!(
+        "deletion.desired.execution.duration.deceased={budget}\n{}",
+        spawn.properties
+    );
+    spawn.node = Some(name.to_string());
+    spawn.extra_routes = Some(test_routes);
+    spawn_with(db, spawn).await
 }
 
 async fn start_call(app: &TestApp) -> String {
@@ -364,6 +375,7 @@ async fn the_lease_uses_the_database_clock_so_a_skewed_node_cannot_steal_it(back
             node: Some("ahead".into()),
             clock_offset: Some(chrono::Duration::minutes(30)),
             extra_routes: Some(test_routes),
+            ..Spawn::default()
         },
     )
     .await;
