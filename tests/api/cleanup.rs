@@ -9,7 +9,8 @@ use odr_operations::simulator::person_information::{FakePersonInformation, PiFau
 use crate::both_backends;
 use crate::fixture::sql::registration;
 use crate::fixture::{
-    assert_no_cpr_outside_the_audit_log, audited, capture_logs, count, ymd, Backend, TestDb, TestDbExt, TestEnv,
+    assert_no_cpr_outside_the_audit_log, audited, capture_logs, captured_logs, count, ymd, Backend, TestDb, TestDbExt,
+    TestEnv,
 };
 
 const DECEASED: &str = "/odr-operations/odr-slettejob/deceased/start";
@@ -414,3 +415,76 @@ async fn a_database_that_goes_away_still_gets_200_with_failed(backend: Backend) 
     env.stop().await;
 }
 both_backends!(a_database_that_goes_away_still_gets_200_with_failed);
+
+/// A status 90 without `statusDate` is never removed; the slice says how many, the audit log
+/// names them (`statusDate=none`), the application log only counts, `?detailed` shows the figure.
+async fn the_dead_without_a_status_date_are_kept_counted_and_shown(backend: Backend) {
+    capture_logs();
+    let Some(env) = TestEnv::start(backend, "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.pi, &env.app);
+    const UNDATED_1: &str = "1111401111";
+    const UNDATED_2: &str = "1212401212";
+    populate(db, fake);
+    db.execute(&format!(
+        "{}{}",
+        registration(UNDATED_1, "2020-01-01 10:00:00", None),
+        registration(UNDATED_2, "2020-01-01 10:00:00", None)
+    ));
+    fake.set_person(UNDATED_1, "90", None);
+    fake.set_person(UNDATED_2, "90", None);
+    let answers = app.run_to_end(DECEASED).await;
+    let last = answers.last().unwrap();
+    assert!(
+        last.ends_with("; 10 CPR checked, 3 deleted, 2 dead without a status date kept; pass complete.\n"),
+        "{last}"
+    );
+    let kept: Vec<String> = registrations(db).into_iter().map(|(c, _)| c).collect();
+    assert!(kept.contains(&UNDATED_1.to_string()) && kept.contains(&UNDATED_2.to_string()));
+    for cpr in [UNDATED_1, UNDATED_2] {
+        assert!(audited(
+            "cpr-inactive",
+            &format!("cpr={cpr} status=90 statusDate=none kept: dead without a status date")
+        ));
+    }
+    assert!(captured_logs().iter().any(|(_, m)| m
+        == "OrganDonorDeceasedCleanup: 2 citizens are dead (status 90) without a status date from PersonInformation and were kept"));
+    let detailed: serde_json::Value = app.get(&format!("{ALARM}?detailed")).await.json().await.unwrap();
+    let indicator = detailed["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "DeceasedWithoutStatusDate")
+        .expect("the indicator")
+        .clone();
+    assert_eq!(indicator["state"], "OK", "a figure, not an alarm");
+    assert_eq!(indicator["figures"]["lastCompletePass"], 2);
+    assert_eq!(indicator["figures"]["currentPass"], 0);
+    assert_no_cpr_outside_the_audit_log(app, db, &[UNDATED_1, UNDATED_2]).await;
+    env.stop().await;
+}
+both_backends!(the_dead_without_a_status_date_are_kept_counted_and_shown);
+
+/// Each PersonInformation request carries its own `X-Request-ID`, built from the cron call's id.
+async fn every_personinformation_request_has_its_own_id_built_from_the_calls(backend: Backend) {
+    let Some(env) = TestEnv::start(backend, "personinformation.batchsize.deceased=2").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.pi, &env.app);
+    populate(db, fake);
+    let res = app
+        .client
+        .get(format!("{}{DECEASED}", app.address))
+        .header("X-Request-ID", "cron-7")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.text().await.unwrap().contains("8 CPR checked"));
+    let mut ids = fake.request_ids();
+    assert_eq!(ids.len(), 4, "8 CPR, 2 per request");
+    ids.sort();
+    assert_eq!(ids, ["cron-7-1", "cron-7-2", "cron-7-3", "cron-7-4"]);
+    env.stop().await;
+}
+both_backends!(every_personinformation_request_has_its_own_id_built_from_the_calls);

@@ -10,6 +10,8 @@ mod cleanup;
 mod config;
 mod demo;
 mod engine;
+mod instants;
 mod migrations;
 mod notification;
+mod shutdown;
 mod status;

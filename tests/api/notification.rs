@@ -547,6 +547,104 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
 }
 both_backends!(the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms);
 
+/// `soap:Server` ("Internt systemfel") is the adapter's own failure, not a rejection: the letters
+/// go back to Pending, one ErrorEvent, the slice Failed, the date not held; sent once after.
+async fn a_soap_server_fault_is_the_adapter_down_not_a_rejection(backend: Backend) {
+    capture_logs();
+    let Some(env) = env_at(
+        backend,
+        Some("2026-11-24"),
+        "2026-11-24",
+        "digitalpost.default.max.connections.per.route=1\ndigitalpost.notification.odr.send.limit=10",
+    )
+    .await
+    else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
+    let cprs = ["0812084601", "0812084602", "0812084603", "0812084604"];
+    db.execute(&cprs.iter().map(|c| person(c, "2008-12-08", "01")).collect::<String>());
+    for fault in [DpFault::SoapServer, DpFault::SoapOther] {
+        fake.set_fault(fault);
+        let line = app.get(START).await.text().await.unwrap();
+        assert!(
+            line.contains(": Failed: Kaldet til Digital Post Adapter-servicen fejlede: serverfejl (soap:"),
+            "{fault:?}: {line}"
+        );
+        assert!(
+            line.ends_with("; 0 dates completed, 0 letters sent, 0 rejected; next call resumes.\n"),
+            "{line}"
+        );
+        assert!(
+            letters(db).iter().all(|l| l.status == "Pending"),
+            "{fault:?}: back to Pending, none Error"
+        );
+    }
+    assert_eq!(
+        count(db, "SELECT COUNT(*) AS n FROM ErrorEvent WHERE Service = 'DigitalPost'"),
+        2,
+        "one ErrorEvent per failed slice"
+    );
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) AS n FROM NotificationPerson WHERE Status = 'Error'"
+        ),
+        0
+    );
+    let (code, lines) = app.alarm(ALARM).await;
+    assert_eq!(code, 500);
+    assert!(lines.contains(&DP_TOLERANCE.to_string()), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("status Error")),
+        "the date is not held by Error rows: {lines:?}"
+    );
+    // The adapter is back: every letter sent once, the date completed.
+    fake.set_fault(DpFault::None);
+    let line = app.start(START).await;
+    assert_eq!(
+        summary(&line),
+        format!("1 dates completed, 4 letters sent, 0 rejected{ALL_DONE}")
+    );
+    for cpr in cprs {
+        assert_eq!(fake.letters_to(cpr).len(), 1, "{cpr}");
+    }
+    assert_no_cpr_outside_the_audit_log(app, db, &cprs).await;
+    env.stop().await;
+}
+both_backends!(a_soap_server_fault_is_the_adapter_down_not_a_rejection);
+
+/// Each outgoing request carries its own `X-Request-ID`, built from the cron call's id.
+async fn every_letter_goes_out_with_its_own_request_id_built_from_the_calls(backend: Backend) {
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
+    let cprs = ["0812084701", "0812084702", "0812084703"];
+    db.execute(&cprs.iter().map(|c| person(c, "2008-12-08", "01")).collect::<String>());
+    let res = app
+        .client
+        .get(format!("{}{START}", app.address))
+        .header("X-Request-ID", "cron-node1-0815")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.text().await.unwrap().contains("3 letters sent"));
+    let mut ids = fake.request_ids();
+    ids.sort();
+    assert_eq!(ids.len(), 3);
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "unique for each request: {ids:?}");
+    for id in &ids {
+        let n = id
+            .strip_prefix("cron-node1-0815-")
+            .unwrap_or_else(|| panic!("{id} is not <incoming>-<n>"));
+        assert!(n.parse::<u32>().is_ok(), "{id}");
+    }
+    env.stop().await;
+}
+both_backends!(every_letter_goes_out_with_its_own_request_id_built_from_the_calls);
+
 async fn a_timeout_is_unavailable_and_the_letter_is_sent_on_the_next_call(backend: Backend) {
     let Some(env) = env_at(
         backend,
