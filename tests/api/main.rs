@@ -11,6 +11,7 @@ mod config;
 mod demo;
 mod engine;
 mod instants;
+mod kill;
 mod migrations;
 mod notification;
 mod shutdown;
