@@ -372,6 +372,50 @@ pub fn date_count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>
         .load(conn)
 }
 
+/// The lowest and highest `Cpr` of `NotificationPerson`: two probes of the `(Cpr,
+/// NotificationType)` unique index (two queries, as for [`super::registration::cpr_bounds`]).
+pub fn letter_cpr_bounds(conn: &mut DbConn) -> QueryResult<(Option<String>, Option<String>)> {
+    let low = p::notification_person.select(diesel::dsl::min(p::cpr)).first(conn)?;
+    let high = p::notification_person.select(diesel::dsl::max(p::cpr)).first(conn)?;
+    Ok((low, high))
+}
+
+/// Up to `limit` dates from `from` on (every date when `None`), oldest first: a range of the
+/// unique `LatestDate` index.
+pub fn dates_from(conn: &mut DbConn, from: Option<NaiveDate>, limit: i64) -> QueryResult<Vec<DateRow>> {
+    let mut query = d::notification_date.into_boxed();
+    if let Some(from) = from {
+        query = query.filter(d::latest_date.ge(from));
+    }
+    query
+        .order(d::latest_date)
+        .limit(limit)
+        .select(DateRow::as_select())
+        .load(conn)
+}
+
+/// Completed letters per date of `date_ids`: one range of the `(Status, NotificationDatePID)`
+/// index per date, so only the Completed letters of these dates are counted.
+pub fn completed_counts(conn: &mut DbConn, date_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    p::notification_person
+        .filter(p::status.eq(LetterStatus::Completed.as_str()))
+        .filter(p::notification_date_id.eq_any(date_ids))
+        .group_by(p::notification_date_id)
+        .select((p::notification_date_id, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// Up to `limit` letters with status Error, lowest `NotificationPersonPID` first, as
+/// (`NotificationPersonPID`, `ErrorMessage`): what an operator repairs (no CPR).
+pub fn error_letters(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(i64, Option<String>)>> {
+    p::notification_person
+        .filter(p::status.eq(LetterStatus::Error.as_str()))
+        .order(p::id)
+        .limit(limit)
+        .select((p::id, p::error_message))
+        .load(conn)
+}
+
 /// A stored status fit for pages and logs: one line, at most 40 characters, no CPR-like digit
 /// runs (an operator may have typed anything into the column).
 pub fn shown_status(raw: &str) -> String {

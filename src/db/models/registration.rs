@@ -50,6 +50,18 @@ pub fn next_cprs_with_active_registration(
         .load(conn)
 }
 
+/// The lowest and highest `Cpr` of `OrganDonorRegistration`: two probes of the `Cpr` index
+/// (two queries, because SQLite answers a lone MIN or MAX from the index but scans for both).
+pub fn cpr_bounds(conn: &mut DbConn) -> QueryResult<(Option<String>, Option<String>)> {
+    let low = r::organ_donor_registration
+        .select(diesel::dsl::min(r::cpr))
+        .first(conn)?;
+    let high = r::organ_donor_registration
+        .select(diesel::dsl::max(r::cpr))
+        .first(conn)?;
+    Ok((low, high))
+}
+
 /// Removes every registration (active or historical) and every letter of these citizens;
 /// returns (registrations, letters) removed.
 pub fn delete_all_for(conn: &mut DbConn, cprs: &[String]) -> QueryResult<(usize, usize)> {
