@@ -1,6 +1,7 @@
 //! HTTP routes: status and alarm pages, job start URLs, and the answers to bad requests.
 
 pub mod alarm;
+pub mod dashboard;
 pub mod detail;
 pub mod jobs;
 pub mod notification_alarm;
@@ -47,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(get_resource(DECEASED_START).route(web::get().to(jobs::start::<DeceasedCleanup>)))
         .service(get_resource(EMIGRATED_START).route(web::get().to(jobs::start::<EmigratedCleanup>)))
         .service(get_resource(NOTIFICATION_START).route(web::get().to(jobs::start::<NotificationJob>)));
+    dashboard::routes(cfg);
 }
 
 /// A GET (and HEAD) page; other methods get 405.
