@@ -8,6 +8,7 @@ mod audit;
 mod build_features;
 mod cleanup;
 mod config;
+mod dashboard;
 mod demo;
 mod engine;
 mod instants;
