@@ -1,7 +1,7 @@
 //! The dashboard in a real browser: Debian's headless Chromium loads the page from the running
 //! service (port 0) after a failed slice, and the DOM it built is held to the same rules as the
 //! HTML; screenshots (desktop and phone) go to `target/dashboard/` for CI's artefacts and people.
-//! Without Chromium the test prints a SKIPPED line, and fails under `CI=true`.
+//! Without Chromium the test prints a SKIPPED line, and fails under `CI=true` (full build).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,13 +21,16 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// Whether Chromium is installed; outside CI its absence skips the test with a line on the terminal.
+/// Whether Chromium is installed; without it the test is skipped with a line on the terminal,
+/// except under `CI=true` in the full build (feature `mariadb`), where it fails. The default
+/// build is what CI runs first, before it installs anything (README: only the Rust toolchain),
+/// like the MariaDB tests, which that build does not have at all.
 fn chromium_present() -> bool {
     if Path::new(CHROMIUM).exists() {
         return true;
     }
     assert!(
-        !in_ci(),
+        !(in_ci() && cfg!(feature = "mariadb")),
         "{CHROMIUM} is required under CI=true: apt-get install -y chromium chromium-driver"
     );
     // Straight to the terminal: libtest would swallow eprintln! of a passing test.

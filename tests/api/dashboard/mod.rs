@@ -314,3 +314,45 @@ async fn a_database_that_is_down_is_shown_not_hidden(backend: Backend) {
     app.stop().await;
 }
 both_backends!(a_database_that_is_down_is_shown_not_hidden);
+
+async fn a_held_lease_shows_its_node_until_and_token_and_an_expired_one_its_dead_owner(backend: Backend) {
+    let Some(db) = test_db(backend) else { return };
+    let app = spawn_app(&db, "").await;
+    db.execute(
+        "UPDATE JobLock SET Owner = 'node-b:4242', Token = Token + 1, LockedUntil = '2999-01-01 10:00:00', \
+         HeartbeatAt = '2999-01-01 09:59:30' WHERE JobName = 'OrganDonorEmigratedCleanup'; \
+         UPDATE JobLock SET Owner = 'node-c:77', LockedUntil = '2000-01-01 00:00:00' \
+         WHERE JobName = 'OrganDonorNotification';",
+    );
+    let token = texts(
+        &db,
+        "SELECT CAST(Token AS CHAR) AS m FROM JobLock WHERE JobName = 'OrganDonorEmigratedCleanup'",
+    );
+    let (code, page) = app.get_text(ROOT).await;
+    assert_eq!(code, 200);
+    let running = section(&page, JOBS[1]);
+    assert!(running.contains("<span class=\"badge run\">Kører</span>"), "{running}");
+    assert!(
+        running.contains(&format!(
+            "Kører på node <strong>node-b:4242</strong> med lease til <time datetime=\"2999-01-01T10:00:00.000Z\">\
+             2999-01-01 10:00:00</time> (om "
+        )),
+        "{running}"
+    );
+    assert!(
+        running.contains(&format!(
+            ", fencing token <code>{}</code>; sidste heartbeat <time datetime=\"2999-01-01T09:59:30.000Z\">",
+            token[0]
+        )),
+        "{running}"
+    );
+    let expired = section(&page, JOBS[2]);
+    assert!(expired.contains("<span class=\"badge idle\">Ledig</span>"), "{expired}");
+    assert!(
+        expired.contains("Ledig: lease fra node <strong>node-c:77</strong> udløb"),
+        "{expired}"
+    );
+    assert!(section(&page, JOBS[0]).contains("Ledig: ingen node holder jobbet."));
+    app.stop().await;
+}
+both_backends!(a_held_lease_shows_its_node_until_and_token_and_an_expired_one_its_dead_owner);
