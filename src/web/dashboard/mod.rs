@@ -4,7 +4,9 @@
 //! Server-rendered (maud), no script, its one stylesheet served by the binary. It is a status page:
 //! no start token, but `dashboard.enabled=false` removes it (404, as for any unknown path).
 
+pub mod letters;
 pub mod model;
+pub mod pass;
 pub mod view;
 pub mod words;
 

@@ -3,7 +3,8 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use super::model::{Dashboard, DateLine, JobPanel, Lease, Letters, Progress, Run, ServicePanel, DATES_SHOWN};
+use super::letters::{DateLine, Letters, DATES_SHOWN};
+use super::model::{Dashboard, JobPanel, Lease, Progress, Run, ServicePanel};
 use super::words::{self, count, date, instant, percent};
 use super::CSS_PATH;
 use crate::db::models::LetterStatus;

@@ -333,10 +333,10 @@ async fn a_held_lease_shows_its_node_until_and_token_and_an_expired_one_its_dead
     let running = section(&page, JOBS[1]);
     assert!(running.contains("<span class=\"badge run\">Kører</span>"), "{running}");
     assert!(
-        running.contains(&format!(
+        running.contains(
             "Kører på node <strong>node-b:4242</strong> med lease til <time datetime=\"2999-01-01T10:00:00.000Z\">\
              2999-01-01 10:00:00</time> (om "
-        )),
+        ),
         "{running}"
     );
     assert!(
