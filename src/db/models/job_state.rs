@@ -26,6 +26,14 @@ pub fn load(conn: &mut DbConn, job: &str) -> QueryResult<JobState> {
         .map(Option::unwrap_or_default)
 }
 
+/// The resume points of `jobs` (a job without a row is missing from the answer).
+pub fn load_many(conn: &mut DbConn, jobs: &[&str]) -> QueryResult<Vec<(String, JobState)>> {
+    s::job_state
+        .filter(s::job_name.eq_any(jobs))
+        .select((s::job_name, JobState::as_select()))
+        .load(conn)
+}
+
 /// Stores the resume point of `job`.
 pub fn save(conn: &mut DbConn, job: &str, state: &JobState) -> QueryResult<()> {
     diesel::update(s::job_state.filter(s::job_name.eq(job)))

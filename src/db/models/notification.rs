@@ -372,14 +372,6 @@ pub fn date_count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>
         .load(conn)
 }
 
-/// The lowest and highest `Cpr` of `NotificationPerson`: two probes of the `(Cpr,
-/// NotificationType)` unique index (two queries, as for [`super::registration::cpr_bounds`]).
-pub fn letter_cpr_bounds(conn: &mut DbConn) -> QueryResult<(Option<String>, Option<String>)> {
-    let low = p::notification_person.select(diesel::dsl::min(p::cpr)).first(conn)?;
-    let high = p::notification_person.select(diesel::dsl::max(p::cpr)).first(conn)?;
-    Ok((low, high))
-}
-
 /// Up to `limit` dates from `from` on (every date when `None`), oldest first: a range of the
 /// unique `LatestDate` index.
 pub fn dates_from(conn: &mut DbConn, from: Option<NaiveDate>, limit: i64) -> QueryResult<Vec<DateRow>> {

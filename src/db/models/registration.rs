@@ -50,16 +50,35 @@ pub fn next_cprs_with_active_registration(
         .load(conn)
 }
 
-/// The lowest and highest `Cpr` of `OrganDonorRegistration`: two probes of the `Cpr` index
-/// (two queries, because SQLite answers a lone MIN or MAX from the index but scans for both).
-pub fn cpr_bounds(conn: &mut DbConn) -> QueryResult<(Option<String>, Option<String>)> {
-    let low = r::organ_donor_registration
-        .select(diesel::dsl::min(r::cpr))
-        .first(conn)?;
-    let high = r::organ_donor_registration
-        .select(diesel::dsl::max(r::cpr))
-        .first(conn)?;
-    Ok((low, high))
+/// The lowest and highest `Cpr` of `OrganDonorRegistration` and of `NotificationPerson` (the
+/// ranges the cleanups walk), in one statement of four scalar subqueries: each is a lone MIN or
+/// MAX, which both backends answer with one probe of the `Cpr` index.
+pub fn cpr_bounds(conn: &mut DbConn) -> QueryResult<CprBounds> {
+    use diesel::dsl::{max, min};
+    let ((registration_low, registration_high), (letter_low, letter_high)) = diesel::select((
+        (
+            r::organ_donor_registration.select(min(r::cpr)).single_value(),
+            r::organ_donor_registration.select(max(r::cpr)).single_value(),
+        ),
+        (
+            p::notification_person.select(min(p::cpr)).single_value(),
+            p::notification_person.select(max(p::cpr)).single_value(),
+        ),
+    ))
+    .get_result::<((Option<String>, Option<String>), (Option<String>, Option<String>))>(conn)?;
+    Ok(CprBounds {
+        registrations: (registration_low, registration_high),
+        letters: (letter_low, letter_high),
+    })
+}
+
+/// The (lowest, highest) `Cpr` of the two tables with citizens' data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CprBounds {
+    /// Of `OrganDonorRegistration`.
+    pub registrations: (Option<String>, Option<String>),
+    /// Of `NotificationPerson`.
+    pub letters: (Option<String>, Option<String>),
 }
 
 /// Removes every registration (active or historical) and every letter of these citizens;

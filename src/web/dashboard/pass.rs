@@ -4,31 +4,31 @@
 
 use chrono::NaiveDateTime;
 
-use crate::db::models::{job_state, notification, registration};
+use crate::db::models::job_state;
+use crate::db::models::registration::{self, CprBounds};
 use crate::db::{DbConn, DbError};
 use crate::jobs::{DECEASED, EMIGRATED};
 
 /// (job, share of its range walked or `None` at the start of a pass, `PassStartedAt`) of both cleanups.
 pub type Shares = Vec<(&'static str, Option<f64>, Option<NaiveDateTime>)>;
 
-/// The current pass of each cleanup job.
+/// The current pass of each cleanup job (two statements: the four range bounds, the two resume points).
 pub fn shares(conn: &mut DbConn) -> Result<Shares, DbError> {
-    let registrations = registration::cpr_bounds(conn)?;
-    let letters = notification::letter_cpr_bounds(conn)?;
+    let CprBounds { registrations, letters } = registration::cpr_bounds(conn)?;
     // The deceased cleanup walks the CPRs of both tables; the emigrated one those with an active
     // registration, approximated by all registrations (an exact bound would scan closed rows).
     let both = (
         min_of(registrations.0.clone(), letters.0),
         registrations.1.clone().max(letters.1),
     );
+    let states = job_state::load_many(conn, &[DECEASED, EMIGRATED])?;
     let mut out = Vec::new();
     for (job, (low, high)) in [(DECEASED, both), (EMIGRATED, registrations)] {
-        let resume = job_state::load(conn, job)?;
+        let resume = states.iter().find(|(j, _)| j == job).map(|(_, s)| s);
         let share = resume
-            .resume_cursor
-            .as_deref()
+            .and_then(|s| s.resume_cursor.as_deref())
             .and_then(|cursor| share(cursor, low.as_deref(), high.as_deref()));
-        out.push((job, share, resume.pass_started_at));
+        out.push((job, share, resume.and_then(|s| s.pass_started_at)));
     }
     Ok(out)
 }

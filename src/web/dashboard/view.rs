@@ -38,6 +38,9 @@ pub fn page(d: &Dashboard) -> Markup {
                 }
                 main {
                     (alarms(&d.alarms))
+                    @if d.jobs.is_empty() {
+                        section.card { p { "Jobbene og brevene kan ikke vises: databasen svarer ikke." } }
+                    }
                     @for job in &d.jobs { (job_panel(job, d.letters.as_ref())) }
                     @if let Some(letters) = &d.letters { (letters_panel(letters)) }
                     div.grid {
