@@ -1,8 +1,8 @@
 //! What the dashboard shows, read once per request: the alarm pages' indicators (reused, not
-//! re-queried), the last runs of `?detailed`, and one database call for what no other page reads
-//! (the lease rows, the resume points as a share of their keyset range, the notification dates
-//! from the newest Completed one, the Error letters). Nothing here holds a CPR number: the resume
-//! point and the range bounds are turned into a share inside the database call.
+//! re-queried: their lines, their figures), the last runs of `?detailed`, and one database call
+//! for what no other page reads (the lease rows on the database clock, where each cleanup pass
+//! stands, the notification dates from the newest Completed one, the Error letters). Nothing here
+//! holds a CPR number: the resume point and the range bounds become a share inside that call.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::Value;
