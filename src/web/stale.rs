@@ -27,13 +27,14 @@ pub struct Staleness {
     pub seconds: i64,
 }
 
-/// The max age configured for `job` (None: off, or not one of the three jobs).
+/// The max age configured for `job` (None: off, or not one of the three jobs). The notification
+/// job without a start date is disabled, so it is never stale (as it never lags).
 pub fn max_age<'a>(state: &'a AppState, job: &str) -> Option<&'a MaxAge> {
     let s = state.settings();
     match job {
         DECEASED => s.deceased.max_age.as_ref(),
         EMIGRATED => s.emigrated.max_age.as_ref(),
-        NOTIFICATION => s.notification.max_age.as_ref(),
+        NOTIFICATION => s.notification.start_date.and(s.notification.max_age.as_ref()),
         _ => None,
     }
 }

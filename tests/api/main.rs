@@ -15,4 +15,5 @@ mod kill;
 mod migrations;
 mod notification;
 mod shutdown;
+mod stale;
 mod status;
