@@ -684,9 +684,18 @@ check_metrics() { # state
   local state=$1 text
   text=$(metric_lines 1)
   printf '%s\n' "$text" >"$WORK/metrics.$state.txt"
-  local out rc=0
+  local out rc=0 problems
   out=$(promtool check metrics <"$WORK/metrics.$state.txt" 2>&1) || rc=$?
-  if [ $rc -eq 0 ]; then pass "promtool check metrics on the real $METRICS ($state, $(grep -vc '^#' <<<"$text") samples)"; else fail "promtool check metrics ($state): exit $rc: $out"; fi
+  # Exit 3 is lint problems only (1: the text does not parse). The lag gauges' names end in
+  # _days by decision (the alarm period is whole days); promtool prefers base units (seconds):
+  # that one lint is waived, by name, and shown; any other problem fails.
+  problems=$(grep -vxE 'odr_notification_lag(_limit)?_days use base unit "seconds" instead of "days"' <<<"$out" | grep -v '^$' || true)
+  if [ $rc -eq 0 ] || { [ $rc -eq 3 ] && [ -z "$problems" ]; }; then
+    pass "promtool check metrics on the real $METRICS ($state, $(grep -vc '^#' <<<"$text") samples)"
+    [ $rc -eq 0 ] || info "promtool check metrics: waived lint: $(tr '\n' ';' <<<"$out")"
+  else
+    fail "promtool check metrics ($state): exit $rc: $out"
+  fi
   local g
   for g in "${NEW_GAUGES[@]}"; do
     if grep -q "^${g}[{ ]" <<<"$text"; then
