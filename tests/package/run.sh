@@ -112,10 +112,17 @@ stop_all() {
 q() { mariadb -uroot -h127.0.0.1 -N -B --init-command="SET time_zone = '+00:00'" "$DB" -e "$1"; }
 mariadb_ok() { mariadb -uroot -h127.0.0.1 -N -e 'select 1' >/dev/null 2>&1; }
 
+FINISHED=0
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stop_all || true
+  if [ "$FINISHED" = 0 ]; then
+    # Stopped early (a step the rest depends on failed, or an interrupt): still a closing line.
+    fail "the suite stopped early (exit code $rc) after $((SECONDS - SUITE_START)) s"
+    echo "$PASSED passed, $FAILED failed"
+    [ $rc -ne 0 ] || rc=1
+  fi
   if [ "${PACKAGE_KEEP:-0}" = 1 ]; then
     echo "kept $WORK, database $DB and the installed package (PACKAGE_KEEP=1)"
   else
@@ -1118,6 +1125,7 @@ main() {
     printf '  %s\n' "${SKIPS[@]}"
   fi
   echo "$PASSED passed, $FAILED failed"
+  FINISHED=1
   [ "$FAILED" -eq 0 ]
 }
 
