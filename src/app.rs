@@ -13,10 +13,21 @@ use crate::clients::person_information::PersonInformationClient;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{migrate, Datasources};
+use crate::engine::StopSignal;
 use crate::jobs::JobDeps;
 use crate::metrics::Metrics;
 use crate::web as routes;
 use crate::web::state::{AppState, BuildInfo};
+
+/// How long a graceful stop waits for running slices (each stops at its next commit) before
+/// connections are closed; below systemd's default stop timeout of 90 s.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Raises the slices' shutdown signal, then stops the server gracefully.
+fn shutdown(flag: &StopSignal, handle: ServerHandle) -> impl std::future::Future<Output = ()> {
+    flag.raise();
+    handle.stop(true)
+}
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +74,8 @@ pub struct AppOptions {
     pub node: String,
     /// More routes (tests mount throwaway jobs on the engine).
     pub extra_routes: Option<fn(&mut actix_web::web::ServiceConfig)>,
+    /// Lease time beyond each slice's budget (SPEC §5: 60 s; tests shorten it).
+    pub lease_margin: std::time::Duration,
 }
 
 impl AppOptions {
@@ -72,6 +85,7 @@ impl AppOptions {
             clock: Clock::new(settings.timezone),
             node: node_id(),
             extra_routes: None,
+            lease_margin: crate::engine::LEASE_MARGIN,
         }
     }
 }
@@ -96,6 +110,7 @@ impl Application {
             clock,
             node,
             extra_routes,
+            lease_margin,
         } = options;
         if settings.database.migrate {
             let url = settings.database.url.clone();
@@ -138,6 +153,8 @@ impl Application {
             deployed: Utc::now(),
             build: BuildInfo::current(),
             completed_letters: Arc::default(),
+            shutdown: StopSignal::new(),
+            lease_margin,
         });
         let data = state.clone();
         let server = HttpServer::new(move || {
@@ -153,7 +170,9 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .workers(2)
-        .shutdown_timeout(30)
+        // Signals are ours (stop_on_signals): slices must hear of the shutdown first.
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: "listener".to_string(),
@@ -178,7 +197,30 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (signal or handle).
+    /// Stops gracefully: no new connections, running slices stop at their next commit and
+    /// release their leases, their callers get the summary line; at most [`SHUTDOWN_GRACE`].
+    pub fn shutdown(&self) -> impl std::future::Future<Output = ()> {
+        shutdown(&self.state.shutdown, self.server.handle())
+    }
+
+    /// On SIGTERM or SIGINT, [`Application::shutdown`] (systemd's stop, Ctrl-C).
+    pub fn stop_on_signals(&self) -> std::io::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let (flag, handle) = (self.state.shutdown.clone(), self.server.handle());
+        actix_web::rt::spawn(async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            log::info!("{name}: stopping; running slices end at their next commit and release their leases");
+            shutdown(&flag, handle).await;
+        });
+        Ok(())
+    }
+
+    /// Serves until the server is stopped (a signal after [`Application::stop_on_signals`], or a handle).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }

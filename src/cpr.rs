@@ -1,4 +1,5 @@
-//! The `Cpr` newtype: ten digits that never show in `Debug`, `Display` or logs.
+//! The `Cpr` newtype: ten digits that never show in `Debug`, `Display` or logs; and the masking of
+//! CPR-like digit runs in free text from outside.
 
 use std::fmt;
 
@@ -56,6 +57,44 @@ impl fmt::Display for Cpr {
     }
 }
 
+/// Digit runs at least this long are masked: six digits may already be the birth-date half of a
+/// CPR number.
+const MASK_DIGITS_FROM: usize = 6;
+
+/// Replaces every digit of each run of six or more ASCII digits by `*`, so text from outside
+/// (a faultstring, an error cause) can go to logs, pages and the database without a CPR number.
+pub fn mask_digit_runs(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = 0;
+    for (i, c) in s.char_indices() {
+        if c.is_ascii_digit() {
+            run += 1;
+            continue;
+        }
+        push_run(&mut out, &s[i - run..i]);
+        run = 0;
+        out.push(c);
+    }
+    push_run(&mut out, &s[s.len() - run..]);
+    out
+}
+
+/// Appends a run of digits, masked when it is long enough to be (part of) a CPR number.
+fn push_run(out: &mut String, digits: &str) {
+    if digits.len() >= MASK_DIGITS_FROM {
+        out.extend(std::iter::repeat_n('*', digits.len()));
+    } else {
+        out.push_str(digits);
+    }
+}
+
+/// `raw` fit for a log line or a stored message: white space folded to single spaces, digit
+/// runs masked ([`mask_digit_runs`]), at most `max` characters.
+pub fn loggable(raw: &str, max: usize) -> String {
+    let one_line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    mask_digit_runs(&one_line).chars().take(max).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +111,18 @@ mod tests {
         for bad in ["", "123", "01010012345", "010100123x", "0101-01234"] {
             assert_eq!(Cpr::parse(bad), Err(InvalidCpr));
         }
+    }
+
+    #[test]
+    fn digit_runs_of_six_or_more_are_masked() {
+        assert_eq!(
+            mask_digit_runs("cpr 0101001234, 010100-1234, kode 12345, 123456"),
+            "cpr **********, ******-1234, kode 12345, ******"
+        );
+        assert_eq!(mask_digit_runs("æ0101001234ø"), "æ**********ø");
+        assert_eq!(mask_digit_runs(""), "");
+        assert_eq!(loggable("  a\n\tb 0101001234 ", 100), "a b **********");
+        assert_eq!(loggable(&"å".repeat(2000), 900).chars().count(), 900);
     }
 
     #[test]

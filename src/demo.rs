@@ -18,7 +18,7 @@ use crate::db::{admin, establish, migrate};
 use crate::jobs::notification::dates::notification_date;
 use crate::simulator::digital_post::FakeDigitalPost;
 use crate::simulator::person_information::FakePersonInformation;
-use crate::simulator::population::{self, cpr_for, Citizen, Fate, Spec};
+use crate::simulator::population::{self, cpr_for, Citizen, Fate};
 
 /// What the demo runs on.
 #[derive(Debug, Clone, clap::Args)]
@@ -57,24 +57,6 @@ const STARTS: &[&str] = &[
     "/odr-operations/odr-send-digitalpost-notifikation/start",
 ];
 
-/// The population shape of the demo: births spread over 80 years, so every recent
-/// notification date has recipients, 29 February 2008 included.
-pub fn spec(citizens: usize, today: NaiveDate) -> Spec {
-    Spec {
-        citizens,
-        history_per_mille: 100,
-        unregistered_per_mille: 50,
-        dead_long_ago_per_mille: 10,
-        dead_recently_per_mille: 5,
-        emigrated_per_mille: 10,
-        inactive_per_mille: 5,
-        born_from: NaiveDate::from_ymd_opt(1930, 1, 1).unwrap_or(today),
-        born_to: NaiveDate::from_ymd_opt(today.year() - 17, 12, 31).unwrap_or(today),
-        today,
-        seed: 2026,
-    }
-}
-
 /// The newest 29 February birth whose letter is due by `today`, and the demo's first
 /// notification date: two days before that letter's date, so it is part of the demo.
 pub fn leap_day_start(today: NaiveDate, years: u32, offset_days: u32) -> (Option<NaiveDate>, NaiveDate) {
@@ -99,7 +81,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
     let today = Clock::new(defaults.timezone).today();
     let notification = &defaults.notification;
     let (leap_birth, start) = leap_day_start(today, notification.legal_age_years, notification.offset_days);
-    let mut people = population::citizens(&spec(opts.citizens, today));
+    let mut people = population::citizens(&population::demo_spec(opts.citizens, today));
     if let Some(birth) = leap_birth.filter(|b| !people.iter().any(|c| c.birth == *b)) {
         people.push(Citizen {
             cpr: cpr_for(birth, 999),
@@ -150,6 +132,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
     }
     println!("Stop with Ctrl-C.\n");
     let handle = app.handle();
+    app.stop_on_signals().map_err(|e| e.to_string())?;
     let server = actix_web::rt::spawn(app.run_until_stopped());
     if opts.run_jobs {
         if let Err(e) = run_jobs(&base).await {

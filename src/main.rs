@@ -131,6 +131,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let bind = settings.server_bind.clone();
         let app = Application::build(settings).await?;
+        app.stop_on_signals()?;
         log::info!("listening on {bind} (port {})", app.port());
         app.run_until_stopped().await?;
         Ok(())

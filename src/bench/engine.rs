@@ -51,6 +51,8 @@ pub async fn engine_overhead(backend: Backend, opts: &BenchOptions) -> Result<Fi
         node: "bench".into(),
         clock: Clock::new(chrono_tz::UTC),
         observer: std::sync::Arc::new(crate::metrics::Metrics::new().map_err(|e| e.to_string())?),
+        shutdown: crate::engine::StopSignal::new(),
+        lease_margin: crate::engine::LEASE_MARGIN,
     };
     let ops = if opts.quick { 500 } else { 3000 };
     // Warm the pool and the lease row first.

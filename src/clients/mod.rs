@@ -1,7 +1,17 @@
 //! Clients of the external services; each module is the only one that knows its wire format.
+//! What they share: the HTTP client built from a service's settings, the cap on requests in
+//! flight, and the id of each outgoing request.
 
 pub mod digital_post;
 pub mod person_information;
+
+use std::sync::Arc;
+
+use reqwest::header::HeaderValue;
+use tokio::sync::Semaphore;
+
+use crate::config::ServiceSettings;
+use crate::logging::request_id;
 
 /// The error and its sources on one line. reqwest errors name the URL, which holds no CPR
 /// (CPR numbers travel only in request bodies).
@@ -14,4 +24,39 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// The HTTP client of one service: rustls, idle pool and timeouts from its settings, no redirects.
+fn http_client(settings: &ServiceSettings) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .pool_max_idle_per_host(settings.max_per_route)
+        .connect_timeout(settings.connect_timeout)
+        // Our reading: the properties give one timeout, used for the whole call as well.
+        .timeout(settings.connect_timeout)
+        // A redirect would resend a body with CPR numbers to a place nobody configured.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("odr-operations/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// The cap on requests in flight, one permit held per request. reqwest has no connection limit,
+/// so this is `maxTotalConnections` / `max.total.connections` (SPEC §7: a real cap across all
+/// routes) and the per-route limit in one: each client talks to one service, so one route.
+fn in_flight_cap(settings: &ServiceSettings) -> Arc<Semaphore> {
+    let permits = settings.max_per_route.min(settings.max_total_connections);
+    let permits = permits.clamp(1, Semaphore::MAX_PERMITS);
+    Arc::new(Semaphore::new(permits))
+}
+
+/// The id of one outgoing request ([`request_id::outgoing`]: `<incoming>-<n>`) and its header;
+/// a fresh id when the incoming one cannot be a header value, so the id logged is the id sent.
+fn outgoing_request_id() -> (String, Option<HeaderValue>) {
+    let id = request_id::outgoing();
+    if let Ok(header) = HeaderValue::from_str(&id) {
+        return (id, Some(header));
+    }
+    let fresh = request_id::generate();
+    let header = HeaderValue::from_str(&fresh).ok();
+    (fresh, header)
 }

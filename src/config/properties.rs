@@ -15,11 +15,7 @@ pub fn parse(file: &str, text: &str) -> Result<(HashMap<String, String>, Vec<Str
     let mut values = HashMap::new();
     let mut warnings = Vec::new();
     for line in PropertiesIter::new_with_encoding(text.as_bytes(), encoding_rs::UTF_8) {
-        let line = line.map_err(|e| ConfigError::Syntax {
-            file: file.to_string(),
-            line: e.line_number().unwrap_or(0),
-            text: e.to_string(),
-        })?;
+        let line = line.map_err(|e| unreadable(file, text, e))?;
         let number = line.line_number();
         let LineContent::KVPair(key, value) = line.consume_content() else {
             continue;
@@ -36,6 +32,32 @@ pub fn parse(file: &str, text: &str) -> Result<(HashMap<String, String>, Vec<Str
         }
     }
     Ok((values, warnings))
+}
+
+/// A line the Java rules refuse (a bad `\u` escape): named by its key when it has one, as the
+/// value errors are, else by its number.
+fn unreadable(file: &str, text: &str, e: java_properties::PropertiesError) -> ConfigError {
+    let number = e.line_number().unwrap_or(0);
+    let raw = text
+        .lines()
+        .nth(number.saturating_sub(1))
+        .unwrap_or_default()
+        .trim_start();
+    let split = raw.find(['=', ':', ' ', '\t']).unwrap_or(raw.len());
+    let (key, value) = (&raw[..split], raw[split..].trim_start_matches(['=', ':', ' ', '\t']));
+    if key.is_empty() || key.contains('\\') {
+        return ConfigError::Syntax {
+            file: file.to_string(),
+            line: number,
+            text: e.to_string(),
+        };
+    }
+    ConfigError::Value {
+        file: file.to_string(),
+        key: shown(key),
+        value: value.chars().map(|c| if c.is_control() { '?' } else { c }).collect(),
+        expected: format!("cannot be read on line {number}: {e}"),
+    }
 }
 
 /// An unknown key as the warning shows it: bounded, control characters replaced.
@@ -95,9 +117,14 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_unicode_escape_is_one_syntax_line() {
-        let err = parse("t.properties", "server.bind=\\u12\n").unwrap_err().to_string();
-        assert!(err.starts_with("t.properties: line 1 "), "{err}");
+    fn a_bad_unicode_escape_is_one_line_naming_the_key() {
+        let err = parse("t.properties", "# c\nserver.bind=\\u12\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.properties: server.bind = \"\\u12\" cannot be read on line 2: "),
+            "{err}"
+        );
         assert!(!err.contains('\n'), "{err}");
     }
 }

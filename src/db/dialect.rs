@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_query;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 
-use super::DbConn;
+use super::{DbConn, StoredInstant};
 
 /// SQLite's clock with microseconds, in the stored text format.
 const SQLITE_NOW: &str = "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')";
@@ -28,7 +28,6 @@ fn sqlite_now_plus(lease: Duration) -> String {
 pub fn acquire_lease(conn: &mut DbConn, job: &str, owner: &str, lease: Duration) -> QueryResult<Option<i64>> {
     conn.transaction(|conn| {
         let updated = match conn {
-            #[cfg(feature = "mariadb")]
             #[cfg(feature = "mariadb")]
             DbConn::Mysql(c) => sql_query(
                 "UPDATE JobLock SET Owner = ?, Token = Token + 1, \
@@ -86,35 +85,39 @@ pub fn extend_lease(conn: &mut DbConn, job: &str, token: i64, lease: Duration) -
     Ok(updated == 1)
 }
 
-/// Frees the lease if `token` still holds it.
+/// Frees the lease if `token` still holds it, and ends that token for good: a late heartbeat or
+/// commit of the released holder matches nothing (SPEC §5, lease hygiene).
 pub fn release_lease(conn: &mut DbConn, job: &str, token: i64) -> QueryResult<bool> {
     use super::schema::job_lock::dsl as l;
     let n = diesel::update(l::job_lock.filter(l::job_name.eq(job)).filter(l::token.eq(token)))
-        .set((l::owner.eq(None::<String>), l::locked_until.eq(None::<NaiveDateTime>)))
+        .set((
+            l::owner.eq(None::<String>),
+            l::locked_until.eq(None::<StoredInstant>),
+            l::token.eq(l::token + 1),
+        ))
         .execute(conn)?;
     Ok(n == 1)
 }
 
 /// Creates the `JobLock` and `JobState` rows of a job if missing (the migrations seed the three
-/// jobs); a recreated lock starts its tokens at the current time in microseconds.
+/// jobs). A recreated lock starts its tokens at the database clock in microseconds, far above
+/// any token the deleted row handed out. Only the duplicate key is ignored: any other error
+/// (a missing table, a lost connection) is reported.
 pub fn ensure_job_rows(conn: &mut DbConn, job: &str) -> QueryResult<()> {
     let (lock, state) = match conn {
         #[cfg(feature = "mariadb")]
         DbConn::Mysql(_) => (
-            "INSERT IGNORE INTO JobLock (JobName, Token) VALUES (?, ?)",
-            "INSERT IGNORE INTO JobState (JobName) VALUES (?)",
+            "INSERT INTO JobLock (JobName, Token) VALUES (?, CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)) \
+             ON DUPLICATE KEY UPDATE JobName = JobName",
+            "INSERT INTO JobState (JobName) VALUES (?) ON DUPLICATE KEY UPDATE JobName = JobName",
         ),
         DbConn::Sqlite(_) => (
-            "INSERT OR IGNORE INTO JobLock (JobName, Token) VALUES (?, ?)",
-            "INSERT OR IGNORE INTO JobState (JobName) VALUES (?)",
+            "INSERT INTO JobLock (JobName, Token) VALUES (?, CAST(unixepoch('subsec') * 1000000 AS INTEGER)) \
+             ON CONFLICT (JobName) DO NOTHING",
+            "INSERT INTO JobState (JobName) VALUES (?) ON CONFLICT (JobName) DO NOTHING",
         ),
     };
-    // A row an operator deleted must not hand out tokens again: start far above any old one.
-    let first_token = chrono::Utc::now().timestamp_micros();
-    sql_query(lock)
-        .bind::<Text, _>(job)
-        .bind::<BigInt, _>(first_token)
-        .execute(conn)?;
+    sql_query(lock).bind::<Text, _>(job).execute(conn)?;
     sql_query(state).bind::<Text, _>(job).execute(conn)?;
     Ok(())
 }

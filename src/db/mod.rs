@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod dialect;
+pub mod instant;
 pub mod migrate;
 pub mod models;
 pub mod schema;
@@ -18,6 +19,7 @@ use diesel::{Connection, RunQueryDsl};
 
 use crate::config::{Backend, DbUrl};
 use crate::logging::request_id;
+pub use instant::StoredInstant;
 
 /// A connection to either backend; queries written once run on both.
 ///
@@ -50,6 +52,13 @@ pub fn establish(url: &DbUrl) -> Result<DbConn, r2d2::Error> {
             // DATETIME carries no zone: every session reads and writes UTC so NOW(6) matches stored instants.
             c.batch_execute("SET time_zone = '+00:00'")
                 .map_err(r2d2::Error::QueryError)?;
+            // Galera: every read waits until this node has applied what the cluster committed
+            // before it, so a slice that takes a lease another node just released reads that
+            // node's last resume point and letter statuses (SPEC §5). Without Galera
+            // (wsrep_on=OFF) it changes nothing; a server without the variable ignores it.
+            if let Err(e) = c.batch_execute("SET SESSION wsrep_sync_wait = 1") {
+                log::debug!("wsrep_sync_wait not set: {e}");
+            }
             Ok(DbConn::Mysql(c))
         }
         #[cfg(not(feature = "mariadb"))]
@@ -98,6 +107,48 @@ pub enum DbError {
     #[error("databasekaldet blev afbrudt: {0}")]
     Aborted(String),
 }
+
+impl DbError {
+    /// A write that lost to a concurrent write of another node (see [`is_conflict`]).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, DbError::Query(e) if is_conflict(e))
+    }
+}
+
+/// A transaction rolled back because another node's write won: MariaDB error 1213
+/// (`Deadlock found when trying to get lock`), which is also how a Galera certification failure
+/// or a brute-force abort reaches the client, or Galera's own deadlock/conflict text. The
+/// statement changed nothing and may be retried (SPEC §5, Galera).
+pub fn is_conflict(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        // COMMIT goes through the text protocol, whose errors diesel does not classify.
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("Deadlock found when trying to get lock") || m.contains("WSREP detected deadlock/conflict")
+        }
+        Error::RollbackErrorOnCommit { commit_error, .. } => is_conflict(commit_error),
+        _ => false,
+    }
+}
+
+/// Runs `f` again (up to `attempts` times in all) while it fails with a [`is_conflict`] error:
+/// for writes that two nodes may make at once (`ErrorEvent`, `JobRun` and its pruning).
+pub fn retry_conflicts<T>(attempts: u32, mut f: impl FnMut() -> QueryResultOf<T>) -> QueryResultOf<T> {
+    let mut left = attempts.max(1);
+    loop {
+        match f() {
+            Err(e) if left > 1 && is_conflict(&e) => {
+                left -= 1;
+                log::info!("a write lost to another node's write; trying again ({e})");
+            }
+            other => return other,
+        }
+    }
+}
+
+type QueryResultOf<T> = diesel::QueryResult<T>;
 
 /// A connection pool over one datasource.
 #[derive(Clone)]

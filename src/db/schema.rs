@@ -145,6 +145,8 @@ diesel::table! {
         processed -> BigInt,
         #[sql_name = "ErrorMessage"]
         error_message -> Nullable<Text>,
+        #[sql_name = "Figures"]
+        figures -> Nullable<Text>,
     }
 }
 

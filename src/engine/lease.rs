@@ -22,17 +22,27 @@ impl Lease {
     /// Tries to take the lease of `job` for `length`; `None` when another node holds it.
     pub async fn acquire(db: &Db, job: &'static str, owner: &str, length: Duration) -> Result<Option<Lease>, DbError> {
         let owner = owner.to_string();
-        db.run(move |conn| {
-            let token = dialect::acquire_lease(conn, job, &owner, length)?;
-            if token.is_some() {
-                return Ok(token);
+        let acquired: Result<Option<i64>, DbError> = db
+            .run(move |conn| {
+                let token = dialect::acquire_lease(conn, job, &owner, length)?;
+                if token.is_some() {
+                    return Ok(token);
+                }
+                // A job the migrations did not seed (e.g. a test job): create its rows, try once more.
+                dialect::ensure_job_rows(conn, job)?;
+                Ok(dialect::acquire_lease(conn, job, &owner, length)?)
+            })
+            .await;
+        match acquired {
+            Ok(token) => Ok(token.map(|token| Lease { job, token, length })),
+            // Galera: two nodes took the lease at once and the other one's commit won
+            // certification; for us that is "another node holds it" (SPEC §5).
+            Err(e) if e.is_conflict() => {
+                log::info!("{job}: another node took the lease at the same moment ({e})");
+                Ok(None)
             }
-            // A job the migrations did not seed (e.g. a test job): create its rows, try once more.
-            dialect::ensure_job_rows(conn, job)?;
-            Ok(dialect::acquire_lease(conn, job, &owner, length)?)
-        })
-        .await
-        .map(|token| token.map(|token| Lease { job, token, length }))
+            Err(e) => Err(e),
+        }
     }
 
     /// Extends the lease; `false` when another acquisition has taken it.

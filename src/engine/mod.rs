@@ -6,6 +6,7 @@
 //! resume point in one transaction guarded by the lease's fencing token (SPEC §5).
 
 pub mod lease;
+pub mod stop;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -22,6 +23,7 @@ use crate::db::models::{stored, Outcome};
 use crate::db::{dialect, Db, DbConn, DbError};
 use crate::logging::request_id;
 pub use lease::{Lease, LEASE_MARGIN};
+pub use stop::StopSignal;
 
 /// What an operation tells the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +84,15 @@ pub trait Job {
     fn finished_note(&self) -> &'static str {
         "pass complete"
     }
+    /// This slice's figures for `JobRun.Figures` (?detailed, the dashboard), e.g. `{"checked": 12000}`.
+    fn figures_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+    /// The longest one operation may take on its own (its external calls' timeouts): the
+    /// heartbeat keeps the lease at most budget + margin + this past the slice's start.
+    fn operation_timeout(&self) -> Duration {
+        Duration::from_secs(60)
+    }
 }
 
 /// The context of a running slice, handed to each operation.
@@ -91,6 +102,7 @@ pub struct Slice {
     clock: Clock,
     state: JobState,
     started: DateTime<Utc>,
+    lost: StopSignal,
 }
 
 impl Slice {
@@ -124,6 +136,21 @@ impl Slice {
         &self.lease
     }
 
+    /// Raised when the heartbeat finds the lease lost: the slice must make no further
+    /// external call (check it before each one, also inside concurrent sends).
+    pub fn lease_lost(&self) -> StopSignal {
+        self.lost.clone()
+    }
+
+    /// `Err(LeaseLost)` once the heartbeat has found the lease lost.
+    pub fn check_lease(&self) -> Result<(), JobError> {
+        if self.lost.is_raised() {
+            Err(JobError::LeaseLost)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Commits `effect` and the cursor change in one transaction, first checking the fencing
     /// token (and extending the lease). A slice that lost its lease gets [`JobError::LeaseLost`]
     /// and `effect` never runs.
@@ -136,7 +163,10 @@ impl Slice {
             CursorChange::Keep => None,
             CursorChange::Set(c) => Some(JobState {
                 resume_cursor: Some(c.clone()),
-                pass_started_at: self.state.pass_started_at.or_else(|| Some(stored(self.clock.now()))),
+                pass_started_at: self
+                    .state
+                    .pass_started_at
+                    .or_else(|| Some(stored(self.clock.now()).naive())),
             }),
             CursorChange::PassComplete => Some(JobState {
                 resume_cursor: None,
@@ -167,20 +197,30 @@ where
     T: Send + 'static,
 {
     let (job, token, length) = (lease.job, lease.token, lease.length);
-    db.run(move |conn| {
-        use diesel::Connection;
-        conn.transaction::<T, JobError, _>(|conn| {
-            if !dialect::extend_lease(conn, job, token, length)? {
-                return Err(JobError::LeaseLost);
-            }
-            let out = effect(conn)?;
-            if let Some(s) = &state {
-                job_state::save(conn, job, s)?;
-            }
-            Ok(out)
+    let committed = db
+        .run(move |conn| {
+            use diesel::Connection;
+            conn.transaction::<T, JobError, _>(|conn| {
+                if !dialect::extend_lease(conn, job, token, length)? {
+                    return Err(JobError::LeaseLost);
+                }
+                let out = effect(conn)?;
+                if let Some(s) = &state {
+                    job_state::save(conn, job, s)?;
+                }
+                Ok(out)
+            })
         })
-    })
-    .await
+        .await;
+    match committed {
+        // Galera: the commit lost certification to another node's write; nothing was written
+        // and the slice stops as for a lost lease (SPEC §5).
+        Err(JobError::Db(e)) if e.is_conflict() => {
+            log::warn!("{job}: a commit lost to another node's write ({e}); the slice stops");
+            Err(JobError::LeaseLost)
+        }
+        other => other,
+    }
 }
 
 /// What a start call answers, and what was recorded.
@@ -215,6 +255,10 @@ pub struct EngineCtx {
     pub clock: Clock,
     /// Told how each slice ended.
     pub observer: Arc<dyn SliceObserver>,
+    /// Raised when the service shuts down: running slices stop at their next commit.
+    pub shutdown: StopSignal,
+    /// Lease time beyond the budget: [`LEASE_MARGIN`] (tests shorten it to watch leases expire).
+    pub lease_margin: Duration,
 }
 
 /// `<JobName> kører allerede på en anden node.`
@@ -229,11 +273,17 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
     let started_at = ctx.clock.now();
     let started = Instant::now();
     let owner = ctx.node.clone();
-    let lease = match Lease::acquire(&ctx.db, name, &owner, budget + LEASE_MARGIN).await {
+    let lease = match Lease::acquire(&ctx.db, name, &owner, budget + ctx.lease_margin).await {
         Ok(Some(l)) => l,
         Ok(None) => {
             log::info!("{name}: skipped, another node holds the lease");
-            record(ctx, name, (started_at, ctx.clock.now()), Outcome::Skipped, 0, None).await;
+            record(
+                ctx,
+                name,
+                (started_at, ctx.clock.now()),
+                Recorded::nothing(Outcome::Skipped, None),
+            )
+            .await;
             ctx.observer.slice_ended(name, Outcome::Skipped);
             return SliceReport {
                 job: name,
@@ -246,15 +296,8 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         Err(e) => {
             let reason = e.to_string();
             log::error!("{name}: cannot take the lease: {reason}");
-            record(
-                ctx,
-                name,
-                (started_at, ctx.clock.now()),
-                Outcome::Failed,
-                0,
-                Some(&reason),
-            )
-            .await;
+            let run = Recorded::nothing(Outcome::Failed, Some(reason.clone()));
+            record(ctx, name, (started_at, ctx.clock.now()), run).await;
             ctx.observer.slice_ended(name, Outcome::Failed);
             return SliceReport {
                 job: name,
@@ -270,10 +313,16 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         lease.token,
         budget.as_secs_f64()
     );
-    let heartbeat = AbortOnDrop(spawn_heartbeat(ctx.db.clone(), lease.clone()));
+    let lost = StopSignal::new();
+    let heartbeat = AbortOnDrop(spawn_heartbeat(
+        ctx.db.clone(),
+        lease.clone(),
+        job.operation_timeout(),
+        lost.clone(),
+    ));
     // JobRun spans the time the lease was held, so runs of one job never overlap in the table.
     let started_at = ctx.clock.now();
-    let result = run_operations(ctx, &mut job, &lease, started_at, started, budget).await;
+    let result = run_operations(ctx, &mut job, &lease, lost, (started_at, started), budget).await;
     let ended_at = ctx.clock.now();
     drop(heartbeat);
     if let Err(e) = lease.release(&ctx.db).await {
@@ -289,6 +338,11 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
                 "{name}: Finished after {elapsed:.1} s; {figures}; {}.",
                 job.finished_note()
             ),
+            None,
+        ),
+        Ok(_) if ctx.shutdown.is_raised() => (
+            Outcome::Paused,
+            format!("{name}: Paused after {elapsed:.1} s (the service is stopping); {figures}; next call resumes."),
             None,
         ),
         Ok(_) => (
@@ -309,15 +363,13 @@ pub async fn run_slice<J: Job>(ctx: &EngineCtx, mut job: J) -> SliceReport {
         Some(reason) => log::error!("{name}: slice failed after {elapsed:.1} s: {reason}; {figures}"),
         None => log::info!("{name}: slice {outcome} after {elapsed:.1} s; {figures}"),
     }
-    record(
-        ctx,
-        name,
-        (started_at, ended_at),
+    let run = Recorded {
         outcome,
-        job.processed(),
-        error.as_deref(),
-    )
-    .await;
+        processed: job.processed(),
+        error: error.clone(),
+        figures: job.figures_json(),
+    };
+    record(ctx, name, (started_at, ended_at), run).await;
     ctx.observer.slice_ended(name, outcome);
     SliceReport {
         job: name,
@@ -332,8 +384,8 @@ async fn run_operations<J: Job>(
     ctx: &EngineCtx,
     job: &mut J,
     lease: &Lease,
-    started_at: DateTime<Utc>,
-    started: Instant,
+    lost: StopSignal,
+    (started_at, started): (DateTime<Utc>, Instant),
     budget: Duration,
 ) -> Result<Outcome, JobError> {
     let name = J::NAME;
@@ -347,6 +399,7 @@ async fn run_operations<J: Job>(
         clock: ctx.clock.clone(),
         state,
         started: started_at,
+        lost,
     };
     loop {
         // A panicking operation is a failed slice, not a lost lease: its transaction was rolled back.
@@ -365,8 +418,10 @@ async fn run_operations<J: Job>(
         if step? == Step::Finished {
             return Ok(Outcome::Finished);
         }
-        // The budget is checked after each operation: one in flight always finishes.
-        if started.elapsed() >= budget {
+        slice.check_lease()?;
+        // The budget (and a shutdown) is checked after each operation: one in flight always
+        // finishes and commits.
+        if started.elapsed() >= budget || ctx.shutdown.is_raised() {
             return Ok(Outcome::Paused);
         }
     }
@@ -397,20 +452,33 @@ fn retry_release(db: Db, lease: Lease) {
     }));
 }
 
-fn spawn_heartbeat(db: Db, lease: Lease) -> tokio::task::JoinHandle<()> {
+/// Extends the lease every quarter of its length while the slice runs, for at most
+/// `operation_timeout`: the last extension then ends budget + margin + operation_timeout after
+/// the start, so a wedged operation cannot hold the job cluster-wide forever (commits of a slice
+/// that makes progress extend the lease themselves). Finding the lease lost raises `lost`.
+fn spawn_heartbeat(db: Db, lease: Lease, operation_timeout: Duration, lost: StopSignal) -> tokio::task::JoinHandle<()> {
     let every = (lease.length / 4).max(Duration::from_millis(500));
+    let started = Instant::now();
     tokio::spawn(request_id::inherit(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tick.tick().await;
+            if started.elapsed() > operation_timeout {
+                log::warn!(
+                    "{}: the slice runs past its budget and one operation's timeout; the heartbeat stops, so the lease expires unless the slice commits",
+                    lease.job
+                );
+                return;
+            }
             match lease.heartbeat(&db).await {
                 Ok(true) => {}
                 Ok(false) => {
                     log::warn!(
-                        "{}: lease taken over by another node; this slice can no longer commit",
+                        "{}: lease taken over by another node; this slice stops before its next external call",
                         lease.job
                     );
+                    lost.raise();
                     return;
                 }
                 Err(e) => log::warn!("{}: heartbeat failed: {e}", lease.job),
@@ -419,29 +487,55 @@ fn spawn_heartbeat(db: Db, lease: Lease) -> tokio::task::JoinHandle<()> {
     }))
 }
 
-async fn record(
+/// What a `JobRun` row says of a slice besides its job and times.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Units processed.
+    pub processed: i64,
+    /// The failure reason.
+    pub error: Option<String>,
+    /// Its figures (a JSON object; empty: none).
+    pub figures: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Recorded {
+    /// A run that did nothing (Skipped, or Failed before it started).
+    pub fn nothing(outcome: Outcome, error: Option<String>) -> Recorded {
+        Recorded {
+            outcome,
+            processed: 0,
+            error,
+            figures: serde_json::Map::new(),
+        }
+    }
+}
+
+/// Writes the `JobRun` row of a slice; a failure is logged (the slice's answer stands).
+pub async fn record(
     ctx: &EngineCtx,
     job: &'static str,
     (started_at, ended_at): (DateTime<Utc>, DateTime<Utc>),
-    outcome: Outcome,
-    processed: i64,
-    error: Option<&str>,
+    run: Recorded,
 ) {
     let node = ctx.node.clone();
-    let error = error.map(str::to_owned);
     let res = ctx
         .db
         .run(move |conn| {
-            let run = NewJobRun {
+            let figures = (!run.figures.is_empty()).then(|| serde_json::Value::Object(run.figures).to_string());
+            let row = NewJobRun {
                 job_name: job,
                 node: &node,
                 started_at,
                 ended_at,
-                outcome,
-                processed,
-                error_message: error.as_deref(),
+                outcome: run.outcome,
+                processed: run.processed,
+                error_message: run.error.as_deref(),
+                figures,
             };
-            Ok::<_, DbError>(job_run::insert(conn, &run)?)
+            // Two nodes record runs of the same job at once: retry a Galera conflict.
+            Ok::<_, DbError>(crate::db::retry_conflicts(3, || job_run::insert(conn, &row))?)
         })
         .await;
     if let Err(e) = res {

@@ -50,6 +50,12 @@ mod tests {
         );
         let text = std::fs::read_to_string(path).unwrap();
         assert!(text.contains("path: logs/odr-operations.log") && text.contains("path: logs/audit.log"));
+        let audit_block = &text[text.find("  audit:").unwrap()..];
+        let audit_block = &audit_block[..audit_block.find("policy:").unwrap()];
+        assert!(
+            audit_block.contains(r#"pattern: "{m}{n}""#),
+            "the audit appender writes each JSON line as is: {audit_block}"
+        );
         assert_eq!(text.matches("kind: size").count(), 2, "both files roll by size");
         assert_eq!(text.matches("count: ").count(), 2, "with a bounded number of files");
     }

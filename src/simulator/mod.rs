@@ -1,6 +1,7 @@
 //! Fakes of the external services (and synthetic data) for tests, the demo and benchmarks.
 
 pub mod digital_post;
+pub mod fake;
 pub mod person_information;
 pub mod population;
 pub mod scratch;

@@ -2,22 +2,21 @@
 //!
 //! It serves `POST /stamdata-personinformation/2024/08/01/persons/status` on 127.0.0.1 (any
 //! free port), answers only the people it holds, and can be told to be slow, to answer an
-//! HTTP error code, to answer garbage or to never answer. It counts what it was asked.
+//! HTTP error code, to answer garbage or to never answer. It counts what it was asked. The
+//! knobs, counters and gate are the shared [`FakeCore`]'s; this module is the JSON and the people.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::ops::Deref;
 
-use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::fake::{self, Fake, FakeCore, Shared};
+
 /// The path prefix of the real service, kept in the fake's base URL.
 const BASE_PATH: &str = "/stamdata-personinformation/2024/08/01";
-/// How long a [`PiFault::Hang`] request waits before giving up on the client.
-const HANG: Duration = Duration::from_secs(3600);
 /// Largest request body accepted (a batch of many thousands of CPR numbers).
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
@@ -42,7 +41,7 @@ pub struct PiStats {
     pub requests: u64,
     /// Largest number of CPR numbers in one request.
     pub max_batch: usize,
-    /// Most requests being handled at once (latency included).
+    /// Most requests being handled at once (held at the gate and latency included).
     pub max_in_flight: usize,
     /// CPR numbers asked in total.
     pub cprs_asked: u64,
@@ -73,20 +72,16 @@ struct Person {
     date: Option<NaiveDate>,
 }
 
-/// Everything the fake knows; never locked across an await.
+/// The people and what was asked; never locked across an await.
 #[derive(Debug, Default)]
 struct State {
     people: HashMap<Key, Person>,
     /// Distinct status codes seen, so a person holds a small index instead of a string.
     codes: Vec<Box<str>>,
-    latency: Duration,
-    fault: PiFault,
-    next_faults: Option<(u32, PiFault)>,
-    stats: PiStats,
-    in_flight: usize,
+    max_batch: usize,
+    cprs_asked: u64,
     asked: HashMap<Key, u32>,
     max_asked: u32,
-    last_request_id: Option<String>,
 }
 
 impl State {
@@ -103,35 +98,45 @@ impl State {
         self.people.insert(Key::of(cpr), Person { code, date });
     }
 
-    /// The fault for the request now arriving (a pending `fail_next` first).
-    fn take_fault(&mut self) -> PiFault {
-        match &mut self.next_faults {
-            Some((n, f)) if *n > 0 => {
-                let f = *f;
-                *n -= 1;
-                if *n == 0 {
-                    self.next_faults = None;
-                }
-                f
+    /// Counts the asks and answers the held people among `asked` (a CPR asked twice in one
+    /// request is answered once).
+    fn answer(&mut self, asked: Vec<String>) -> Vec<(String, String, Option<NaiveDate>)> {
+        self.max_batch = self.max_batch.max(asked.len());
+        self.cprs_asked += asked.len() as u64;
+        let mut answered = HashSet::with_capacity(asked.len());
+        let mut answer = Vec::new();
+        for cpr in asked {
+            let key = Key::of(&cpr);
+            let count = self.asked.entry(key.clone()).or_insert(0);
+            *count += 1;
+            self.max_asked = self.max_asked.max(*count);
+            let person = self.people.get(&key).copied();
+            if let Some(p) = person.filter(|_| answered.insert(key)) {
+                let status = self
+                    .codes
+                    .get(usize::from(p.code))
+                    .map_or_else(String::new, |c| c.to_string());
+                answer.push((cpr, status, p.date));
             }
-            _ => self.fault,
         }
+        answer
     }
 }
 
-type Shared = Arc<Mutex<State>>;
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    // A panic while holding the lock leaves counters only; keep serving.
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// A running fake PersonInformation server. The knobs, counters and gate of its
+/// [`FakeCore`] (`set_latency`, `set_fault`, `fail_next`, `gate`, `request_ids`, ...) are
+/// reached through it.
+pub struct FakePersonInformation {
+    fake: Fake<PiFault, State>,
 }
 
-/// A running fake PersonInformation server.
-pub struct FakePersonInformation {
-    state: Shared,
-    port: u16,
-    handle: ServerHandle,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+impl Deref for FakePersonInformation {
+    type Target = FakeCore<PiFault>;
+
+    /// The fake is its core plus a wire format: every knob of the core is the fake's knob.
+    fn deref(&self) -> &FakeCore<PiFault> {
+        self.fake.core()
+    }
 }
 
 /// Request body: `{"cprs":[...]}`.
@@ -150,77 +155,35 @@ struct WireResponse<'a> {
 #[derive(Serialize)]
 struct WirePerson<'a> {
     cpr: &'a str,
-    status: String,
+    status: &'a str,
     #[serde(rename = "statusDate")]
     status_date: Option<NaiveDate>,
-}
-
-/// Counts a request in flight until dropped (also when the client gives up and the handler
-/// future is dropped).
-struct InFlight(Shared);
-
-impl InFlight {
-    fn enter(state: &Shared) -> InFlight {
-        let mut s = lock(state);
-        s.in_flight += 1;
-        s.stats.max_in_flight = s.stats.max_in_flight.max(s.in_flight);
-        InFlight(state.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        let mut s = lock(&self.0);
-        s.in_flight = s.in_flight.saturating_sub(1);
-    }
 }
 
 impl FakePersonInformation {
     /// Starts the fake on 127.0.0.1 with a free port, holding nobody.
     pub async fn start() -> std::io::Result<FakePersonInformation> {
-        let state: Shared = Arc::new(Mutex::new(State::default()));
-        let data = web::Data::from(state.clone());
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .app_data(web::PayloadConfig::new(MAX_BODY))
+        let fake = Fake::start("PersonInformation", |cfg| {
+            cfg.app_data(web::PayloadConfig::new(MAX_BODY))
                 .route(&format!("{BASE_PATH}/persons/status"), web::post().to(persons_status))
-                .default_service(web::to(HttpResponse::NotFound))
-        })
-        .workers(workers)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .bind(("127.0.0.1", 0))?;
-        let port = server
-            .addrs()
-            .first()
-            .map(|a| a.port())
-            .ok_or_else(|| std::io::Error::other("the fake PersonInformation bound no address"))?;
-        let server = server.run();
-        let handle = server.handle();
-        let task = tokio::spawn(server);
-        Ok(FakePersonInformation {
-            state,
-            port,
-            handle,
-            task: Some(task),
-        })
+                .default_service(web::to(HttpResponse::NotFound));
+        })?;
+        Ok(FakePersonInformation { fake })
     }
 
     /// The value for `personinformation.url`.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}{BASE_PATH}", self.port)
+        self.fake.url(BASE_PATH)
     }
 
     /// Holds (or replaces) one person with this status code and status date.
     pub fn set_person(&self, cpr: &str, status: &str, status_date: Option<NaiveDate>) {
-        lock(&self.state).insert(cpr, status, status_date);
+        self.fake.state().insert(cpr, status, status_date);
     }
 
     /// Holds (or replaces) many people at once: (CPR, status code, status date).
     pub fn set_people(&self, people: impl IntoIterator<Item = (String, String, Option<NaiveDate>)>) {
-        let mut s = lock(&self.state);
+        let mut s = self.fake.state();
         for (cpr, status, date) in people {
             s.insert(&cpr, &status, date);
         }
@@ -228,129 +191,63 @@ impl FakePersonInformation {
 
     /// Forgets a person: from now on the CPR is absent from answers.
     pub fn remove_person(&self, cpr: &str) {
-        lock(&self.state).people.remove(&Key::of(cpr));
-    }
-
-    /// Delays every answer by `d` (an async sleep: concurrent requests overlap).
-    pub fn set_latency(&self, d: Duration) {
-        lock(&self.state).latency = d;
-    }
-
-    /// Applies `f` to every request until changed.
-    pub fn set_fault(&self, f: PiFault) {
-        lock(&self.state).fault = f;
-    }
-
-    /// Applies `f` to the next `n` requests, then the fault set by `set_fault` again.
-    pub fn fail_next(&self, n: u32, f: PiFault) {
-        lock(&self.state).next_faults = (n > 0).then_some((n, f));
+        self.fake.state().people.remove(&Key::of(cpr));
     }
 
     /// Counters since the last reset.
     pub fn stats(&self) -> PiStats {
-        lock(&self.state).stats
+        let traffic = self.traffic();
+        let s = self.fake.state();
+        PiStats {
+            requests: traffic.requests,
+            max_batch: s.max_batch,
+            max_in_flight: traffic.max_in_flight,
+            cprs_asked: s.cprs_asked,
+        }
     }
 
     /// How many times this CPR was asked since the last reset.
     pub fn asked_count(&self, cpr: &str) -> u32 {
-        lock(&self.state).asked.get(&Key::of(cpr)).copied().unwrap_or(0)
+        self.fake.state().asked.get(&Key::of(cpr)).copied().unwrap_or(0)
     }
 
     /// Highest per-CPR ask count since the last reset.
     pub fn max_asked_count(&self) -> u32 {
-        lock(&self.state).max_asked
+        self.fake.state().max_asked
     }
 
-    /// The `X-Request-ID` of the last request to the status path, if it had one.
-    pub fn last_request_id(&self) -> Option<String> {
-        lock(&self.state).last_request_id.clone()
-    }
-
-    /// Zeroes the counters and ask counts (people, latency and faults stay).
+    /// Zeroes the counters, ask counts and request ids (people, knobs and the gate stay).
     pub fn reset_stats(&self) {
-        let mut s = lock(&self.state);
-        s.stats = PiStats {
-            max_in_flight: s.in_flight,
-            ..PiStats::default()
-        };
+        self.reset_traffic();
+        let mut s = self.fake.state();
+        s.max_batch = 0;
+        s.cprs_asked = 0;
         s.asked = HashMap::new();
         s.max_asked = 0;
-        s.last_request_id = None;
     }
 
     /// Stops the server at once (requests in flight are dropped) and waits until it is down.
-    pub async fn stop(mut self) {
-        self.handle.stop(false).await;
-        if let Some(task) = self.task.take() {
-            if let Err(e) = task.await {
-                log::warn!("fake PersonInformation ended badly: {e}");
-            }
-        }
-    }
-}
-
-impl Drop for FakePersonInformation {
-    fn drop(&mut self) {
-        if self.task.is_some() {
-            // Sends the stop command now; nobody waits for it to finish.
-            drop(self.handle.stop(false));
-        }
+    pub async fn stop(self) {
+        self.fake.stop().await;
     }
 }
 
 /// `POST .../persons/status`.
-async fn persons_status(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State>>) -> HttpResponse {
-    let state: Shared = state.into_inner();
-    let request_id = req
-        .headers()
-        .get(crate::logging::request_id::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let _in_flight = InFlight::enter(&state);
-    let parsed = serde_json::from_slice::<WireRequest>(&body);
-    let (fault, latency, answer) = {
-        let mut guard = lock(&state);
-        let s = &mut *guard;
-        s.stats.requests += 1;
-        s.last_request_id = request_id;
-        let Ok(WireRequest { cprs: asked }) = parsed else {
-            drop(guard);
-            return HttpResponse::BadRequest()
-                .content_type("text/plain; charset=utf-8")
-                .body("body must be {\"cprs\":[...]}");
-        };
-        s.stats.max_batch = s.stats.max_batch.max(asked.len());
-        s.stats.cprs_asked += asked.len() as u64;
-        let fault = s.take_fault();
-        let mut answered = HashSet::with_capacity(asked.len());
-        let mut answer = Vec::new();
-        for cpr in asked {
-            let key = Key::of(&cpr);
-            let count = s.asked.entry(key.clone()).or_insert(0);
-            *count += 1;
-            s.max_asked = s.max_asked.max(*count);
-            let person = s.people.get(&key).copied();
-            // A CPR asked twice in one request is answered once.
-            if let Some(p) = person.filter(|_| answered.insert(key)) {
-                let status = s
-                    .codes
-                    .get(usize::from(p.code))
-                    .map_or_else(String::new, |c| c.to_string());
-                answer.push((cpr, status, p.date));
-            }
-        }
-        (fault, s.latency, answer)
+async fn persons_status(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared<PiFault, State>>) -> HttpResponse {
+    let admission = shared.core().admit(&req).await;
+    let Ok(WireRequest { cprs: asked }) = serde_json::from_slice::<WireRequest>(&body) else {
+        return HttpResponse::BadRequest()
+            .content_type("text/plain; charset=utf-8")
+            .body("body must be {\"cprs\":[...]}");
     };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    match fault {
+    let answer = shared.state().answer(asked);
+    match admission.fault {
         PiFault::None => {
             let persons = answer
                 .iter()
                 .map(|(cpr, status, date)| WirePerson {
                     cpr,
-                    status: status.clone(),
+                    status,
                     status_date: *date,
                 })
                 .collect();
@@ -365,15 +262,14 @@ async fn persons_status(req: HttpRequest, body: web::Bytes, state: web::Data<Mut
         PiFault::Garbage => HttpResponse::Ok()
             .content_type("application/json")
             .body("<html><body>Service Unavailable</body></html>"),
-        PiFault::Hang => {
-            tokio::time::sleep(HANG).await;
-            HttpResponse::GatewayTimeout().finish()
-        }
+        PiFault::Hang => fake::hang().await,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     async fn post(url: &str, body: &str) -> (u16, String) {
@@ -417,14 +313,15 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread")]
-    async fn serves_twenty_concurrent_batches_with_latency_without_queueing() {
+    async fn serves_twenty_concurrent_batches_without_queueing() {
         const PEOPLE: u64 = 900_000;
         let fake = FakePersonInformation::start().await.unwrap();
         fake.set_people((0..PEOPLE).map(|i| (format!("{:010}", 1_000_000_000 + i), "90".to_string(), None)));
-        fake.set_latency(Duration::from_millis(50));
         let client = reqwest::Client::new();
         let url = format!("{}/persons/status", fake.base_url());
         for round in 0..5u64 {
+            // The twenty are let through only when all twenty are being handled at once.
+            fake.gate().hold(20);
             let calls = (0..20u64).map(|r| {
                 let (client, url) = (client.clone(), url.clone());
                 let first = (round * 20 + r) * 1000;
@@ -445,12 +342,62 @@ mod tests {
             });
             futures_util::future::join_all(calls).await;
         }
+        assert_eq!(
+            fake.gate().barriers_opened(),
+            5,
+            "each round had twenty in flight at once"
+        );
         let stats = fake.stats();
         assert_eq!(
             (stats.requests, stats.max_batch, stats.max_in_flight, stats.cprs_asked),
             (100, 1000, 20, 100_000)
         );
         assert_eq!(fake.max_asked_count(), 1);
+        fake.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn held_requests_are_in_flight_until_released_and_faults_come_in_order() {
+        let fake = FakePersonInformation::start().await.unwrap();
+        fake.set_person("0101001234", "90", None);
+        fake.fail_next(1, PiFault::Status(409));
+        fake.fail_next(1, PiFault::Garbage);
+        fake.gate().hold_all();
+        let url = format!("{}/persons/status", fake.base_url());
+        let calls: Vec<_> = (0..3)
+            .map(|i| {
+                let url = url.clone();
+                tokio::spawn(async move {
+                    let res = reqwest::Client::new()
+                        .post(url)
+                        .header("x-request-id", format!("r-{i}"))
+                        .body(r#"{"cprs":["0101001234"]}"#)
+                        .send()
+                        .await
+                        .unwrap();
+                    (res.status().as_u16(), res.text().await.unwrap())
+                })
+            })
+            .collect();
+        tokio::time::timeout(Duration::from_secs(30), fake.gate().wait_for_waiting(3))
+            .await
+            .unwrap();
+        assert_eq!((fake.stats().requests, fake.stats().max_in_flight), (3, 3));
+        assert_eq!(fake.asked_count("0101001234"), 0, "held requests are not answered yet");
+        fake.gate().release();
+        let mut answers = Vec::new();
+        for c in calls {
+            answers.push(c.await.unwrap());
+        }
+        let mut codes: Vec<u16> = answers.iter().map(|a| a.0).collect();
+        codes.sort_unstable();
+        assert_eq!(codes, [200, 200, 409]);
+        assert_eq!(answers.iter().filter(|a| a.1.starts_with("<html>")).count(), 1);
+        let mut ids = fake.request_ids();
+        ids.sort();
+        assert_eq!(ids, ["r-0", "r-1", "r-2"]);
+        fake.reset_stats();
+        assert_eq!((fake.stats(), fake.request_ids().len()), (PiStats::default(), 0));
         fake.stop().await;
     }
 }

@@ -2,13 +2,13 @@
 //! registrations with history, CPR statuses for the fake PersonInformation, and
 //! `v2_person_simplified` rows for the notification job.
 
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 
 use crate::db::dialect::insert_batch;
 use crate::db::models::registration::{self, NewRegistration};
 use crate::db::schema::person_simplified;
-use crate::db::DbConn;
+use crate::db::{DbConn, StoredInstant};
 
 /// A small deterministic random generator (splitmix64): same seed, same population.
 #[derive(Debug, Clone)]
@@ -119,6 +119,25 @@ pub struct Spec {
     pub seed: u64,
 }
 
+/// The population shape of the demo and `simulate`: births spread over 80 years, so every
+/// recent notification date has recipients, 29 February 2008 included.
+pub fn demo_spec(citizens: usize, today: NaiveDate) -> Spec {
+    use chrono::Datelike;
+    Spec {
+        citizens,
+        history_per_mille: 100,
+        unregistered_per_mille: 50,
+        dead_long_ago_per_mille: 10,
+        dead_recently_per_mille: 5,
+        emigrated_per_mille: 10,
+        inactive_per_mille: 5,
+        born_from: NaiveDate::from_ymd_opt(1930, 1, 1).unwrap_or(today),
+        born_to: NaiveDate::from_ymd_opt(today.year() - 17, 12, 31).unwrap_or(today),
+        today,
+        seed: 2026,
+    }
+}
+
 /// Generates the citizens of `spec` in CPR-independent order (by birth date, then serial).
 pub fn citizens(spec: &Spec) -> Vec<Citizen> {
     let days = (spec.born_to - spec.born_from).num_days().max(0) as usize + 1;
@@ -175,10 +194,10 @@ pub fn citizens(spec: &Spec) -> Vec<Citizen> {
 }
 
 /// Registrations of `citizens`: one active each, plus a closed historical one where drawn.
-pub fn registrations_of(citizens: &[Citizen], now: NaiveDateTime) -> Vec<NewRegistration> {
+pub fn registrations_of(citizens: &[Citizen], now: StoredInstant) -> Vec<NewRegistration> {
     let mut rows = Vec::new();
-    let old = now - Duration::days(3000);
-    let changed = now - Duration::days(700);
+    let old = StoredInstant::from_naive(now.naive() - Duration::days(3000));
+    let changed = StoredInstant::from_naive(now.naive() - Duration::days(700));
     for c in citizens {
         if c.registrations == 2 {
             let mut history = NewRegistration::full(&c.cpr, old, Some(changed));
@@ -216,7 +235,7 @@ pub struct NewPerson {
 pub fn load(
     conn: &mut DbConn,
     citizens: &[Citizen],
-    now: NaiveDateTime,
+    now: StoredInstant,
     stamdata: bool,
     mut progress: impl FnMut(usize),
 ) -> QueryResult<()> {
@@ -254,7 +273,7 @@ pub fn insert_people(conn: &mut DbConn, people: &[NewPerson]) -> QueryResult<usi
 pub fn insert_letter_history(conn: &mut DbConn, first: NaiveDate, dates: usize, per_date: usize) -> QueryResult<()> {
     use crate::db::models::notification::{insert_letters, NewLetter};
     use crate::db::schema::notification_date::dsl as d;
-    let now = chrono::Utc::now().naive_utc();
+    let now = StoredInstant::from_utc(chrono::Utc::now());
     for k in 0..dates {
         let last = k + 1 == dates;
         conn.transaction(|conn| {
@@ -314,18 +333,12 @@ mod tests {
 
     #[test]
     fn cpr_numbers_are_unique_valid_and_carry_their_birth_date() {
+        // The demo's shares of each fate, over 21 years of births.
         let spec = Spec {
-            citizens: 50_000,
-            history_per_mille: 100,
-            unregistered_per_mille: 50,
-            dead_long_ago_per_mille: 10,
-            dead_recently_per_mille: 5,
-            emigrated_per_mille: 10,
-            inactive_per_mille: 5,
             born_from: NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
             born_to: NaiveDate::from_ymd_opt(2010, 12, 31).unwrap(),
-            today: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
             seed: 7,
+            ..demo_spec(50_000, NaiveDate::from_ymd_opt(2026, 11, 24).unwrap())
         };
         let people = citizens(&spec);
         let unique: HashSet<&str> = people.iter().map(|c| c.cpr.as_str()).collect();

@@ -3,29 +3,29 @@
 //! deterministic population (and optionally that population loaded into a MariaDB database).
 //!
 //! Thin by design: the fakes are [`FakePersonInformation`] and [`FakeDigitalPost`], the population
-//! is [`population::citizens`] with the demo's [`crate::demo::spec`]. The fakes bind free
-//! loopback ports; the control API binds `--control`. When everything is up, a ready file of
-//! `KEY=value` lines (shell-sourceable) names the three URLs, today and the start date to use.
+//! is [`population::citizens`] with [`population::demo_spec`]. The fakes bind free loopback
+//! ports; the control API binds `--control`. When everything is up, a ready file of `KEY=value`
+//! lines (shell-sourceable) names the three URLs, today and the start date to use.
 //!
-//! Control API (127.0.0.1 only; every answer is `text/plain` unless said):
+//! Control API (127.0.0.1 only; every answer is `text/plain` unless said). The knobs are the same
+//! for both fakes, named by the first path segment: `pi` (PersonInformation) or `dp` (Digital Post).
 //!
 //! | request | effect |
 //! |---|---|
 //! | `GET /health` | `ok` |
 //! | `POST /pi/fault/{f}` | PersonInformation answers every request with `f`: `none`, an HTTP code (`409`, `500`), `garbage`, `hang` |
-//! | `POST /pi/fail-next/{n}/{f}` | the next `n` requests get `f`, then the standing fault again |
-//! | `POST /pi/latency/{ms}` | delay of every PersonInformation answer |
+//! | `POST /dp/fault/{f}` | Digital Post answers every letter with `f`: `none`, `soap-client` (a `soap:Client` Fault), `soap-server` (a `soap:Server` Fault, "Internt systemfel"), `soap-other` (a Fault with another faultcode), `503` (no Fault), `hang`, `refuse` (the connection is closed unanswered), another HTTP code (a 4xx) |
+//! | `POST /{pi,dp}/fail-next/{n}/{f}` | the next `n` requests get `f`, then the standing fault again |
+//! | `POST /{pi,dp}/latency/{ms}` | delay of every answer |
 //! | `GET /pi/stats` | JSON: requests, CPR numbers asked, largest batch, most in flight, most asks of one CPR |
-//! | `POST /dp/fault/{f}` | Digital Post answers every letter with `f`: `none`, `503`, `hang`, a 4xx code |
-//! | `POST /dp/fail-next/{n}/{f}` | the next `n` letters get `f` |
-//! | `POST /dp/latency/{ms}` | delay of every Digital Post answer |
-//! | `POST /dp/reject/{cpr}` | letters to this CPR get a SOAP Fault; the body is the faultstring |
+//! | `GET /dp/stats` | JSON: requests, accepted, duplicates dropped, rejected, most in flight |
+//! | `POST /dp/reject/{cpr}` | letters to this CPR get a `soap:Client` Fault; the body is the faultstring |
 //! | `POST /dp/clear-rejections` | accept every CPR again |
 //! | `GET /dp/letters` | JSON `{"<cpr>":["<MessageId>",...]}`: the distinct letters accepted per CPR |
 //! | `GET /dp/letters.tsv` | the same, one `cpr<TAB>MessageId<TAB>TemplateDigital<TAB>TemplatePhysical` line per letter |
-//! | `GET /dp/stats` | JSON: requests, accepted, duplicates dropped, rejected, most in flight |
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +41,7 @@ use crate::db::models::stored;
 use crate::db::{admin, establish, migrate};
 use crate::jobs::notification::dates::birth_dates_for;
 use crate::simulator::digital_post::{DpFault, FakeDigitalPost};
+use crate::simulator::fake::FakeCore;
 use crate::simulator::person_information::{FakePersonInformation, PiFault};
 use crate::simulator::population::{self, cpr_for, Citizen, Fate};
 
@@ -75,7 +76,7 @@ pub struct SimulateOptions {
 /// birth date whose notification date is one of the `recent_dates` dates ending `today`.
 /// Returns the citizens and the first of those dates (the start date to configure).
 pub fn population_for(opts: &SimulateOptions, today: NaiveDate, years: u32, offset: u32) -> (Vec<Citizen>, NaiveDate) {
-    let mut spec = crate::demo::spec(opts.citizens, today);
+    let mut spec = population::demo_spec(opts.citizens, today);
     spec.seed = opts.seed;
     let mut people = population::citizens(&spec);
     let back = i64::from(opts.recent_dates.max(1)) - 1;
@@ -132,6 +133,23 @@ struct Fakes {
     dp: FakeDigitalPost,
 }
 
+/// The first path segment of a knob: which fake it turns (any other segment is a 404).
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Which {
+    Pi,
+    Dp,
+}
+
+impl Fakes {
+    fn knobs(&self, which: Which) -> &dyn Knobs {
+        match which {
+            Which::Pi => &*self.pi,
+            Which::Dp => &*self.dp,
+        }
+    }
+}
+
 /// Starts the fakes and the control API, writes the ready file, and serves until killed.
 pub async fn run(opts: SimulateOptions) -> Result<(), String> {
     let defaults = Settings::defaults();
@@ -182,18 +200,14 @@ pub async fn run(opts: SimulateOptions) -> Result<(), String> {
 
 fn control_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(|| async { text("ok") }))
-        .route("/pi/fault/{f}", web::post().to(pi_fault))
-        .route("/pi/fail-next/{n}/{f}", web::post().to(pi_fail_next))
-        .route("/pi/latency/{ms}", web::post().to(pi_latency))
-        .route("/pi/stats", web::get().to(pi_stats))
-        .route("/dp/fault/{f}", web::post().to(dp_fault))
-        .route("/dp/fail-next/{n}/{f}", web::post().to(dp_fail_next))
-        .route("/dp/latency/{ms}", web::post().to(dp_latency))
+        .route("/{which}/fault/{f}", web::post().to(fault))
+        .route("/{which}/fail-next/{n}/{f}", web::post().to(fail_next))
+        .route("/{which}/latency/{ms}", web::post().to(latency))
+        .route("/{which}/stats", web::get().to(stats))
         .route("/dp/reject/{cpr}", web::post().to(dp_reject))
         .route("/dp/clear-rejections", web::post().to(dp_clear))
         .route("/dp/letters", web::get().to(dp_letters))
-        .route("/dp/letters.tsv", web::get().to(dp_letters_tsv))
-        .route("/dp/stats", web::get().to(dp_stats));
+        .route("/dp/letters.tsv", web::get().to(dp_letters_tsv));
 }
 
 fn text(body: &str) -> HttpResponse {
@@ -214,89 +228,129 @@ fn parse_pi_fault(f: &str) -> Option<PiFault> {
         "none" => Some(PiFault::None),
         "garbage" => Some(PiFault::Garbage),
         "hang" => Some(PiFault::Hang),
-        code => code
-            .parse::<u16>()
-            .ok()
-            .filter(|c| (100..600).contains(c))
-            .map(PiFault::Status),
+        code => http_code(code).map(PiFault::Status),
     }
 }
 
-/// `none`, `503`, `hang` or another HTTP code (answered with a short text body).
+/// `none`, `soap-client`, `soap-server`, `soap-other`, `503`, `hang`, `refuse` or another HTTP
+/// code (answered with a short text body).
 fn parse_dp_fault(f: &str) -> Option<DpFault> {
     match f {
         "none" => Some(DpFault::None),
+        "soap-client" => Some(DpFault::SoapClient),
+        "soap-server" => Some(DpFault::SoapServer),
+        "soap-other" => Some(DpFault::SoapOther),
         "503" => Some(DpFault::Unavailable503),
         "hang" => Some(DpFault::Hang),
-        code => code
-            .parse::<u16>()
-            .ok()
-            .filter(|c| (100..600).contains(c))
-            .map(DpFault::ClientError),
+        "refuse" => Some(DpFault::Refuse),
+        code => http_code(code).map(DpFault::ClientError),
     }
 }
 
-async fn pi_fault(fakes: web::Data<Fakes>, f: web::Path<String>) -> HttpResponse {
-    match parse_pi_fault(&f) {
-        Some(fault) => {
-            fakes.pi.set_fault(fault);
-            text(&format!("PersonInformation fault: {fault:?}"))
+/// An HTTP status code, 100 to 599.
+fn http_code(code: &str) -> Option<u16> {
+    code.parse::<u16>().ok().filter(|c| (100..600).contains(c))
+}
+
+/// A fake's fault type, as the control API names it.
+trait NamedFault: Copy + Default + Debug {
+    /// The service, at the start of every answer.
+    const SERVICE: &'static str;
+    /// What the fake receives, for "the next n ...".
+    const ITEMS: &'static str;
+    /// The names `parse` knows, for the answer to an unknown one.
+    const NAMES: &'static str;
+    /// The fault of a name.
+    fn parse(name: &str) -> Option<Self>;
+}
+
+impl NamedFault for PiFault {
+    const SERVICE: &'static str = "PersonInformation";
+    const ITEMS: &'static str = "requests";
+    const NAMES: &'static str = "none, garbage, hang or an HTTP code";
+    fn parse(name: &str) -> Option<Self> {
+        parse_pi_fault(name)
+    }
+}
+
+impl NamedFault for DpFault {
+    const SERVICE: &'static str = "Digital Post";
+    const ITEMS: &'static str = "letters";
+    const NAMES: &'static str = "none, soap-client, soap-server, soap-other, 503, hang, refuse or an HTTP code";
+    fn parse(name: &str) -> Option<Self> {
+        parse_dp_fault(name)
+    }
+}
+
+/// The knobs every fake has, turned by name; each answers the control request.
+trait Knobs: Sync {
+    fn set_fault_named(&self, name: &str) -> HttpResponse;
+    fn fail_next_named(&self, n: u32, name: &str) -> HttpResponse;
+    fn set_latency_ms(&self, ms: u64) -> HttpResponse;
+}
+
+impl<F: NamedFault + Send> Knobs for FakeCore<F> {
+    fn set_fault_named(&self, name: &str) -> HttpResponse {
+        let Some(fault) = F::parse(name) else {
+            return bad(format!("unknown fault {name:?}: {}", F::NAMES));
+        };
+        self.set_fault(fault);
+        text(&format!("{} fault: {fault:?}", F::SERVICE))
+    }
+
+    fn fail_next_named(&self, n: u32, name: &str) -> HttpResponse {
+        let Some(fault) = F::parse(name) else {
+            return bad(format!("unknown fault {name:?}: {}", F::NAMES));
+        };
+        self.fail_next(n, fault);
+        text(&format!("{}: next {n} {} {fault:?}", F::SERVICE, F::ITEMS))
+    }
+
+    fn set_latency_ms(&self, ms: u64) -> HttpResponse {
+        self.set_latency(Duration::from_millis(ms));
+        text(&format!("{} latency: {ms} ms", F::SERVICE))
+    }
+}
+
+async fn fault(fakes: web::Data<Fakes>, path: web::Path<(Which, String)>) -> HttpResponse {
+    let (which, f) = path.into_inner();
+    fakes.knobs(which).set_fault_named(&f)
+}
+
+async fn fail_next(fakes: web::Data<Fakes>, path: web::Path<(Which, u32, String)>) -> HttpResponse {
+    let (which, n, f) = path.into_inner();
+    fakes.knobs(which).fail_next_named(n, &f)
+}
+
+async fn latency(fakes: web::Data<Fakes>, path: web::Path<(Which, u64)>) -> HttpResponse {
+    let (which, ms) = path.into_inner();
+    fakes.knobs(which).set_latency_ms(ms)
+}
+
+async fn stats(fakes: web::Data<Fakes>, which: web::Path<Which>) -> HttpResponse {
+    let body = match *which {
+        Which::Pi => {
+            let s = fakes.pi.stats();
+            json!({
+                "requests": s.requests,
+                "cprsAsked": s.cprs_asked,
+                "maxBatch": s.max_batch,
+                "maxInFlight": s.max_in_flight,
+                "maxAskedOneCpr": fakes.pi.max_asked_count(),
+            })
         }
-        None => bad(format!("unknown fault {f:?}: none, garbage, hang or an HTTP code")),
-    }
-}
-
-async fn pi_fail_next(fakes: web::Data<Fakes>, path: web::Path<(u32, String)>) -> HttpResponse {
-    let (n, f) = path.into_inner();
-    match parse_pi_fault(&f) {
-        Some(fault) => {
-            fakes.pi.fail_next(n, fault);
-            text(&format!("PersonInformation: next {n} requests {fault:?}"))
+        Which::Dp => {
+            let s = fakes.dp.stats();
+            json!({
+                "requests": s.requests,
+                "accepted": s.accepted,
+                "duplicatesDropped": s.duplicates_dropped,
+                "rejected": s.rejected,
+                "maxInFlight": s.max_in_flight,
+            })
         }
-        None => bad(format!("unknown fault {f:?}: none, garbage, hang or an HTTP code")),
-    }
-}
-
-async fn pi_latency(fakes: web::Data<Fakes>, ms: web::Path<u64>) -> HttpResponse {
-    fakes.pi.set_latency(Duration::from_millis(*ms));
-    text(&format!("PersonInformation latency: {} ms", *ms))
-}
-
-async fn pi_stats(fakes: web::Data<Fakes>) -> HttpResponse {
-    let s = fakes.pi.stats();
-    HttpResponse::Ok().json(json!({
-        "requests": s.requests,
-        "cprsAsked": s.cprs_asked,
-        "maxBatch": s.max_batch,
-        "maxInFlight": s.max_in_flight,
-        "maxAskedOneCpr": fakes.pi.max_asked_count(),
-    }))
-}
-
-async fn dp_fault(fakes: web::Data<Fakes>, f: web::Path<String>) -> HttpResponse {
-    match parse_dp_fault(&f) {
-        Some(fault) => {
-            fakes.dp.set_fault(fault);
-            text(&format!("Digital Post fault: {fault:?}"))
-        }
-        None => bad(format!("unknown fault {f:?}: none, 503, hang or an HTTP code")),
-    }
-}
-
-async fn dp_fail_next(fakes: web::Data<Fakes>, path: web::Path<(u32, String)>) -> HttpResponse {
-    let (n, f) = path.into_inner();
-    match parse_dp_fault(&f) {
-        Some(fault) => {
-            fakes.dp.fail_next(n, fault);
-            text(&format!("Digital Post: next {n} letters {fault:?}"))
-        }
-        None => bad(format!("unknown fault {f:?}: none, 503, hang or an HTTP code")),
-    }
-}
-
-async fn dp_latency(fakes: web::Data<Fakes>, ms: web::Path<u64>) -> HttpResponse {
-    fakes.dp.set_latency(Duration::from_millis(*ms));
-    text(&format!("Digital Post latency: {} ms", *ms))
+    };
+    HttpResponse::Ok().json(body)
 }
 
 async fn dp_reject(fakes: web::Data<Fakes>, cpr: web::Path<String>, body: String) -> HttpResponse {
@@ -339,17 +393,6 @@ async fn dp_letters_tsv(fakes: web::Data<Fakes>) -> HttpResponse {
         .body(body)
 }
 
-async fn dp_stats(fakes: web::Data<Fakes>) -> HttpResponse {
-    let s = fakes.dp.stats();
-    HttpResponse::Ok().json(json!({
-        "requests": s.requests,
-        "accepted": s.accepted,
-        "duplicatesDropped": s.duplicates_dropped,
-        "rejected": s.rejected,
-        "maxInFlight": s.max_in_flight,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,9 +403,115 @@ mod tests {
         assert_eq!(parse_pi_fault("hang"), Some(PiFault::Hang));
         assert_eq!(parse_pi_fault("garbage"), Some(PiFault::Garbage));
         assert_eq!(parse_pi_fault("9999"), None);
-        assert_eq!(parse_dp_fault("503"), Some(DpFault::Unavailable503));
-        assert_eq!(parse_dp_fault("404"), Some(DpFault::ClientError(404)));
+        assert_eq!(parse_pi_fault("refuse"), None);
+        for (name, fault) in [
+            ("none", DpFault::None),
+            ("soap-client", DpFault::SoapClient),
+            ("soap-server", DpFault::SoapServer),
+            ("soap-other", DpFault::SoapOther),
+            ("503", DpFault::Unavailable503),
+            ("hang", DpFault::Hang),
+            ("refuse", DpFault::Refuse),
+            ("404", DpFault::ClientError(404)),
+        ] {
+            assert_eq!(parse_dp_fault(name), Some(fault), "{name}");
+        }
         assert_eq!(parse_dp_fault("nope"), None);
+        assert_eq!(parse_dp_fault("99"), None);
+    }
+
+    /// Every URL the reliability suite (tests/cluster/run.sh) calls, and what it answers.
+    #[actix_web::test]
+    async fn the_control_api_turns_the_knobs_of_the_fake_it_names() {
+        use actix_web::test::{call_service, init_service, read_body, TestRequest};
+        let fakes = web::Data::new(Fakes {
+            pi: FakePersonInformation::start().await.unwrap(),
+            dp: FakeDigitalPost::start().await.unwrap(),
+        });
+        let (pi_url, dp_url) = (format!("{}/persons/status", fakes.pi.base_url()), fakes.dp.url());
+        let app = init_service(App::new().app_data(fakes.clone()).configure(control_routes)).await;
+        let call = |method: &str, uri: &str, body: &str| {
+            let req = match method {
+                "GET" => TestRequest::get(),
+                _ => TestRequest::post(),
+            };
+            req.uri(uri).set_payload(body.to_string()).to_request()
+        };
+        let mut answers = Vec::new();
+        for (method, uri, body) in [
+            ("GET", "/health", ""),
+            ("POST", "/pi/latency/0", ""),
+            ("POST", "/dp/latency/0", ""),
+            ("POST", "/pi/fault/409", ""),
+            ("POST", "/dp/fault/soap-server", ""),
+            ("POST", "/pi/fail-next/2/garbage", ""),
+            ("POST", "/dp/fail-next/1/refuse", ""),
+            (
+                "POST",
+                "/dp/reject/0101001234",
+                "Modtageren 0101001234 har ingen digital postkasse",
+            ),
+            ("POST", "/dp/clear-rejections", ""),
+            ("POST", "/dp/fault/nope", ""),
+            ("POST", "/xx/fault/none", ""),
+        ] {
+            let res = call_service(&app, call(method, uri, body)).await;
+            let status = res.status().as_u16();
+            answers.push(format!(
+                "{status} {}",
+                String::from_utf8_lossy(&read_body(res).await).trim()
+            ));
+        }
+        assert_eq!(
+            answers,
+            [
+                "200 ok",
+                "200 PersonInformation latency: 0 ms",
+                "200 Digital Post latency: 0 ms",
+                "200 PersonInformation fault: Status(409)",
+                "200 Digital Post fault: SoapServer",
+                "200 PersonInformation: next 2 requests Garbage",
+                "200 Digital Post: next 1 letters Refuse",
+                "200 Digital Post: letters to that CPR get a SOAP Fault",
+                "200 Digital Post: no CPR is rejected",
+                "400 unknown fault \"nope\": none, soap-client, soap-server, soap-other, 503, hang, refuse or an HTTP code",
+                "404 unknown variant `xx`, expected `pi` or `dp`",
+            ]
+        );
+        // The knobs were turned on the fake the path named.
+        let http = reqwest::Client::new();
+        let pi = |http: &reqwest::Client| http.post(&pi_url).body(r#"{"cprs":[]}"#).send();
+        assert_eq!(
+            pi(&http).await.unwrap().text().await.unwrap(),
+            "<html><body>Service Unavailable</body></html>"
+        );
+        pi(&http).await.unwrap();
+        assert_eq!(pi(&http).await.unwrap().status().as_u16(), 409);
+        let dp = |http: &reqwest::Client| {
+            http.post(&dp_url)
+                .header("content-type", "text/xml")
+                .body("<x/>")
+                .send()
+        };
+        assert!(dp(&http).await.is_err(), "refused");
+        let fault = dp(&http).await.unwrap().text().await.unwrap();
+        assert!(fault.contains("<faultcode>soap:Server</faultcode>"), "{fault}");
+        for (uri, expected) in [
+            (
+                "/pi/stats",
+                r#"{"requests":3,"cprsAsked":0,"maxBatch":0,"maxInFlight":1,"maxAskedOneCpr":0}"#,
+            ),
+            (
+                "/dp/stats",
+                r#"{"requests":2,"accepted":0,"duplicatesDropped":0,"rejected":0,"maxInFlight":1}"#,
+            ),
+            ("/dp/letters", "{}"),
+            ("/dp/letters.tsv", ""),
+        ] {
+            let res = call_service(&app, call("GET", uri, "")).await;
+            assert_eq!(res.status().as_u16(), 200, "{uri}");
+            assert_eq!(String::from_utf8_lossy(&read_body(res).await), expected, "{uri}");
+        }
     }
 
     #[test]

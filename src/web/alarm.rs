@@ -56,15 +56,18 @@ pub async fn tolerance_indicator(state: &AppState, service: Service) -> Indicato
             },
             json!({ "errorsInWindow": count, "tolerance": tolerance, "windowSeconds": window.as_secs_f64() }),
         ),
-        Err(e) => {
-            log::error!("alarm: counting ErrorEvent failed: {e}");
-            Indicator::new(
-                name,
-                vec![database_line(&state.settings().database.jndi_name)],
-                Value::Null,
-            )
-        }
+        Err(e) => unreadable(state, name, "counting ErrorEvent", &e),
     }
+}
+
+/// An indicator whose figures could not be read: the database line (the page says what it can).
+pub fn unreadable(state: &AppState, name: impl Into<String>, what: &str, e: &DbError) -> Indicator {
+    log::error!("alarm: {what} failed: {e}");
+    Indicator::new(
+        name,
+        vec![database_line(&state.settings().database.jndi_name)],
+        Value::Null,
+    )
 }
 
 /// The database indicator: `SELECT 1` on every datasource.
@@ -130,14 +133,7 @@ pub async fn last_run_indicator(state: &AppState, job: &'static str) -> Indicato
                 "error": r.error_message,
             })) }),
         ),
-        Err(e) => {
-            log::error!("alarm: reading JobRun failed: {e}");
-            Indicator::new(
-                name,
-                vec![database_line(&state.settings().database.jndi_name)],
-                Value::Null,
-            )
-        }
+        Err(e) => unreadable(state, name, "reading JobRun", &e),
     }
 }
 
@@ -177,6 +173,25 @@ pub async fn page(
     )
 }
 
+/// Citizens dead (status 90) whom PersonInformation gave no status date: kept, never removed;
+/// figures only (no alarm line), summed over the deceased cleanup's passes.
+pub async fn undated_dead_indicator(state: &AppState) -> Indicator {
+    let name = "DeceasedWithoutStatusDate";
+    let read = state
+        .db()
+        .odr
+        .run(|conn| Ok::<_, DbError>(job_run::pass_sums(conn, DECEASED, "deadWithoutStatusDate")?))
+        .await;
+    match read {
+        Ok((current, last)) => Indicator::new(
+            name,
+            Vec::new(),
+            json!({ "currentPass": current, "lastCompletePass": last }),
+        ),
+        Err(e) => unreadable(state, name, "reading JobRun", &e),
+    }
+}
+
 /// The slettejob indicators: database, last slice of either cleanup job, PersonInformation tolerance.
 pub async fn slettejob_indicators(state: &AppState) -> Vec<Indicator> {
     let database = database_indicator(state).await;
@@ -188,6 +203,7 @@ pub async fn slettejob_indicators(state: &AppState) -> Vec<Indicator> {
         last_run_indicator(state, DECEASED).await,
         last_run_indicator(state, EMIGRATED).await,
         tolerance_indicator(state, Service::PersonInformation).await,
+        undated_dead_indicator(state).await,
     ]
 }
 

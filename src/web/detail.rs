@@ -66,6 +66,7 @@ fn run_json(r: &JobRun) -> Value {
         "outcome": r.outcome,
         "processed": r.processed,
         "error": r.error_message,
+        "figures": r.figures.as_deref().and_then(|f| serde_json::from_str::<Value>(f).ok()),
     })
 }
 

@@ -97,30 +97,17 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
 
 /// A path fit for logs and answers: bounded length, no CPR-like digit runs.
 pub fn loggable_path(path: &str) -> String {
-    let mut out = String::new();
-    let mut digits = String::new();
-    for ch in path.chars().take(200) {
-        if ch.is_ascii_digit() {
-            digits.push(ch);
-            continue;
-        }
-        flush_digits(&mut out, &mut digits);
-        out.push(if ch.is_control() { '?' } else { ch });
-    }
-    flush_digits(&mut out, &mut digits);
-    if path.chars().count() > 200 {
+    // Masked before it is cut: a digit run across the cut must not show its first digits.
+    let masked = crate::cpr::mask_digit_runs(path);
+    let mut out: String = masked
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if masked.chars().count() > 200 {
         out.push('…');
     }
     out
-}
-
-fn flush_digits(out: &mut String, digits: &mut String) {
-    if digits.len() >= 6 {
-        out.push_str(&"*".repeat(digits.len()));
-    } else {
-        out.push_str(digits);
-    }
-    digits.clear();
 }
 
 fn sanitize(s: &str) -> String {
@@ -135,5 +122,7 @@ mod tests {
     fn paths_lose_cpr_like_digits() {
         assert_eq!(loggable_path("/x/0101001234/start"), "/x/**********/start");
         assert_eq!(loggable_path("/odr-operations/2024/08"), "/odr-operations/2024/08");
+        let long = format!("/{}0101001234", "x".repeat(195));
+        assert_eq!(loggable_path(&long), format!("/{}****…", "x".repeat(195)));
     }
 }

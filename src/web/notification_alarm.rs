@@ -6,14 +6,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::alarm;
 use super::detail::{lines_of, Indicator};
 use super::state::AppState;
 use super::texts::{
-    database_line, date_status_line, error_total_line, lag_line, unknown_date_status_line, unknown_letter_status_line,
-    ymd,
+    date_status_line, error_total_line, lag_line, unknown_date_status_line, unknown_letter_status_line, ymd,
 };
 use crate::db::models::notification::{self, shown_status};
 use crate::db::models::{DateStatus, LetterStatus, Service};
@@ -159,14 +158,12 @@ pub async fn indicators(state: &AppState) -> Vec<Indicator> {
             state.clock().today(),
             n.alarm_period_days,
         )),
-        Err(e) => {
-            log::error!("alarm: reading the notification tables failed: {e}");
-            all.push(Indicator::new(
-                "NotificationTables",
-                vec![database_line(&state.settings().database.jndi_name)],
-                Value::Null,
-            ));
-        }
+        Err(e) => all.push(alarm::unreadable(
+            state,
+            "NotificationTables",
+            "reading the notification tables",
+            &e,
+        )),
     }
     all.push(alarm::tolerance_indicator(state, Service::PersonInformation).await);
     all.push(alarm::tolerance_indicator(state, Service::DigitalPost).await);

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Datasources;
-use crate::engine::EngineCtx;
+use crate::engine::{EngineCtx, StopSignal};
 use crate::jobs::JobDeps;
 use crate::metrics::Metrics;
 
@@ -48,6 +48,10 @@ pub struct AppState {
     pub build: BuildInfo,
     /// The Completed-letter count of the status page and metrics.
     pub completed_letters: Arc<crate::web::status::CompletedLetters>,
+    /// Raised when the service shuts down: running slices stop at their next commit.
+    pub shutdown: StopSignal,
+    /// Lease time beyond each slice's budget (SPEC §5: 60 s).
+    pub lease_margin: std::time::Duration,
 }
 
 impl AppState {
@@ -78,6 +82,8 @@ impl AppState {
             node: self.node.clone(),
             clock: self.deps.clock.clone(),
             observer: self.deps.metrics.clone(),
+            shutdown: self.shutdown.clone(),
+            lease_margin: self.lease_margin,
         }
     }
 }

@@ -153,6 +153,12 @@ pub async fn notification_figures(state: &AppState) -> Result<NotificationFigure
     })
 }
 
+/// The guide's "version, opstartstidspunkt": after the seed's keys, as the text status page names them.
+fn build_facts(map: &mut Map<String, Value>, state: &AppState) {
+    map.insert("Build-Version".into(), Value::from(state.build.version));
+    map.insert("Deployed".into(), Value::from(rfc3339_millis(state.deployed)));
+}
+
 /// `GET /odr-operations/odr-send-digitalpost-notifikation/status`: JSON with a fixed key order
 /// (`?detailed`: the indicators and the last runs).
 pub async fn notification(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -195,11 +201,13 @@ pub async fn notification(req: HttpRequest, state: web::Data<AppState>) -> HttpR
                     Value::from(n.to_string()),
                 );
             }
+            build_facts(&mut map, &state);
             HttpResponse::Ok().json(Value::Object(map))
         }
         Err(e) => {
             log::error!("notification status: database check failed: {e}");
             map.insert("Database".into(), Value::from("Unavailable"));
+            build_facts(&mut map, &state);
             HttpResponse::InternalServerError().json(Value::Object(map))
         }
     }

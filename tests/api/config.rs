@@ -119,7 +119,7 @@ fn each_kind_of_bad_value_names_file_key_value_and_form() {
     );
     let err = parse("server.bind=127.0.0.1:\\u80x0\n").expect_err("syntax");
     assert!(
-        err.starts_with("operations.properties: line 1 cannot be read: "),
+        err.starts_with("operations.properties: server.bind = \"127.0.0.1:\\u80x0\" cannot be read on line 1: "),
         "{err}"
     );
     assert!(!err.contains('\n'), "{err}");

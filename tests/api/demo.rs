@@ -93,8 +93,8 @@ fn the_demo_runs_every_job_serves_the_pages_and_stops_cleanly() {
 #[cfg(feature = "mariadb")]
 #[test]
 fn the_demo_runs_on_mariadb_too() {
-    use crate::helpers::TestDbExt;
-    let Some(db) = crate::helpers::test_db(crate::helpers::Backend::Mysql) else {
+    use crate::fixture::TestDbExt;
+    let Some(db) = crate::fixture::test_db(crate::fixture::Backend::Mysql) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

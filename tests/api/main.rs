@@ -1,14 +1,17 @@
 //! Integration tests: the real app on port 0 against a fresh SQLite file and a fresh MariaDB
 //! database per test, with the fake external services. One binary, one link.
 
-mod helpers;
+mod fixture;
 
 mod architecture;
+mod audit;
 mod build_features;
 mod cleanup;
 mod config;
 mod demo;
 mod engine;
+mod instants;
 mod migrations;
 mod notification;
+mod shutdown;
 mod status;

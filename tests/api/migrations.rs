@@ -3,7 +3,14 @@
 use diesel::connection::SimpleConnection;
 
 use crate::both_backends;
-use crate::helpers::{test_db, Backend, TestDbExt};
+use crate::fixture::{test_db, Backend, TestDbExt};
+
+/// How many migrations the repo has (one folder each).
+fn migrations() -> usize {
+    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count()
+}
 
 /// Every table of SPEC §4 with every column, spelt exactly.
 const SCHEMA: &[(&str, &str)] = &[
@@ -13,14 +20,14 @@ const SCHEMA: &[(&str, &str)] = &[
     ("v2_person_simplified", "Cpr, BirthDate, Status, StatusDate"),
     ("JobLock", "JobName, Owner, Token, LockedUntil, HeartbeatAt"),
     ("JobState", "JobName, ResumeCursor, PassStartedAt"),
-    ("JobRun", "JobRunPID, JobName, Node, StartedAt, EndedAt, Outcome, Processed, ErrorMessage"),
+    ("JobRun", "JobRunPID, JobName, Node, StartedAt, EndedAt, Outcome, Processed, ErrorMessage, Figures"),
     ("ErrorEvent", "ErrorEventPID, Service, OccurredAt, Message"),
 ];
 
 async fn migrate_creates_the_exact_schema(backend: Backend) {
     let Some(db) = test_db(backend) else { return };
     let applied = odr_operations::db::migrate::run(&db.url).expect("migrate");
-    assert_eq!(applied.len(), 1);
+    assert_eq!(applied.len(), migrations());
     assert!(
         odr_operations::db::migrate::run(&db.url)
             .expect("second run")
@@ -94,4 +101,54 @@ fn the_migrate_command_applies_the_schema() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(db.exists());
+}
+
+/// Three nodes of a cluster start at once against the same fresh database: every one of them
+/// comes up, the schema is applied exactly once (MariaDB: the `MigrationLock` row, no GET_LOCK).
+async fn three_nodes_migrating_at_once_all_succeed_and_apply_the_schema_once(backend: Backend) {
+    let Some(db) = test_db(backend) else { return };
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, barrier) = (db.url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                odr_operations::db::migrate::run(&url)
+            })
+        })
+        .collect();
+    let applied: Vec<Vec<String>> = runs
+        .into_iter()
+        .map(|t| {
+            t.join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("a node failed to migrate: {e}"))
+        })
+        .collect();
+    let total: usize = applied.iter().map(Vec::len).sum();
+    let nodes_that_migrated = applied.iter().filter(|a| !a.is_empty()).count();
+    assert_eq!(
+        (total, nodes_that_migrated),
+        (migrations(), 1),
+        "one node applied the migrations, the others found nothing pending: {applied:?}"
+    );
+    db.execute("SELECT Token FROM JobLock WHERE 1 = 0");
+    if backend == Backend::Mysql {
+        // The lock was released: another migrate takes it at once.
+        assert!(odr_operations::db::migrate::run(&db.url).unwrap().is_empty());
+        let mut conn = db.conn();
+        let free: Vec<Count> = diesel::RunQueryDsl::load(
+            diesel::sql_query("SELECT COUNT(*) AS n FROM MigrationLock WHERE Owner IS NULL AND LockedUntil IS NULL"),
+            &mut conn,
+        )
+        .unwrap();
+        assert_eq!(free[0].n, 1);
+    }
+}
+both_backends!(three_nodes_migrating_at_once_all_succeed_and_apply_the_schema_once);
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }

@@ -11,9 +11,11 @@ use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
 use odr_operations::simulator::digital_post::{DpFault, FakeDigitalPost};
 
 use crate::both_backends;
-use crate::helpers::{
-    assert_no_cpr_outside_the_audit_log, capture_logs, captured_logs, operator_sql, spawn_app, spawn_with, test_db,
-    Backend, Spawn, TestApp, TestDb, TestDbExt,
+use crate::fixture::app::summary;
+use crate::fixture::sql::{date_row, letter_row, person, registration};
+use crate::fixture::{
+    assert_no_cpr_outside_the_audit_log, audit_lines, capture_logs, count, operator_sql, spawn_app, spawn_with,
+    test_db, texts, ymd, Backend, Spawn, TestApp, TestDb, TestDbExt, TestEnv,
 };
 
 const START: &str = "/odr-operations/odr-send-digitalpost-notifikation/start";
@@ -33,43 +35,6 @@ const WAITING: &str =
     "; waiting for an operator: repair the date's letters (docs/OPERATIONS.md), then call start again.\n";
 const RUNBOOK_SELECT: &str =
     r#"select NotificationPersonPID, ErrorMessage from NotificationPerson where status = "Error";"#;
-
-fn ymd(s: &str) -> NaiveDate {
-    s.parse().unwrap()
-}
-
-/// A `v2_person_simplified` row.
-fn person(cpr: &str, birth: &str, status: &str) -> String {
-    format!(
-        "INSERT INTO v2_person_simplified (Cpr, BirthDate, Status, StatusDate) VALUES ('{cpr}', '{birth}', '{status}', NULL);"
-    )
-}
-
-fn registration(cpr: &str, from: &str, to: Option<&str>) -> String {
-    let to = to.map_or("NULL".to_string(), |t| format!("'{t}'"));
-    format!(
-        "INSERT INTO OrganDonorRegistration (Cpr, PermissionType, Heart, Lungs, Liver, Pancreas, Kidneys, Cornea, \
-         SmallIntestine, Skin, RequiresRelativeAcceptance, ValidFrom, ValidTo, CreatedDateTime, ModifiedDateTime) \
-         VALUES ('{cpr}', 'FULL', 1, 1, 1, 1, 1, 1, 1, 1, 0, '{from}', {to}, '{from}', '{from}');"
-    )
-}
-
-fn date_row(date: &str, status: &str) -> String {
-    format!(
-        "INSERT INTO NotificationDate (Status, LatestDate, CreatedDateTime, ModifiedDateTime) \
-         VALUES ('{status}', '{date}', '{date} 00:00:00', '{date} 00:00:00');"
-    )
-}
-
-/// A letter row of the date `date` (which must exist), as an operator or an older release left it.
-fn letter_row(date: &str, cpr: &str, status: &str, message_id: &str) -> String {
-    format!(
-        "INSERT INTO NotificationPerson (NotificationDatePID, Cpr, NotificationType, Status, MessageId, \
-         TemplateDigital, TemplatePhysical, CreatedDateTime, ModifiedDateTime) \
-         SELECT NotificationDatePID, '{cpr}', '18aar', '{status}', '{message_id}', '{DIGITAL_UNDECIDED}', \
-         '{PHYSICAL_UNDECIDED}', '{date} 00:00:00', '{date} 00:00:00' FROM NotificationDate WHERE LatestDate = '{date}';"
-    )
-}
 
 #[derive(QueryableByName, Debug, Clone, PartialEq)]
 struct LetterDb {
@@ -133,77 +98,26 @@ fn dates(db: &TestDb) -> Vec<DateDb> {
     .unwrap()
 }
 
-#[derive(QueryableByName)]
-struct Num {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
+/// Everything for a notification scenario: a start date (or none), more properties, and the app
+/// clock at 09:00 UTC on `today`.
+async fn env_at(backend: Backend, start: Option<&str>, today: &str, extra: &str) -> Option<TestEnv> {
+    let env = TestEnv::start(backend, &format!("{}{extra}", start_date(start))).await?;
+    env.app.set_today(today);
+    Some(env)
 }
 
-fn count(db: &TestDb, sql: &str) -> i64 {
-    sql_query(sql).get_result::<Num>(&mut db.conn()).unwrap().n
-}
-
-#[derive(QueryableByName)]
-struct Msg {
-    #[diesel(sql_type = Text)]
-    m: String,
-}
-
-fn texts(db: &TestDb, sql: &str) -> Vec<String> {
-    sql_query(sql)
-        .load::<Msg>(&mut db.conn())
-        .unwrap()
-        .into_iter()
-        .map(|r| r.m)
-        .collect()
-}
-
-/// The app with the fake adapter, a start date (or none) and more properties, at 09:00 UTC on `today`.
+/// Another app on the same database and fake adapter (a second node, other properties).
 async fn app_at(db: &TestDb, fake: &FakeDigitalPost, start: Option<&str>, today: &str, extra: &str) -> TestApp {
-    let start = start.map_or(String::new(), |s| {
-        format!("digitalpost.notification.odr.startdate={s}\n")
-    });
-    let app = spawn_app(db, &format!("digitalpost.service.url={}\n{start}{extra}", fake.url())).await;
-    set_today(&app, today);
+    let props = format!("digitalpost.service.url={}\n{}{extra}", fake.url(), start_date(start));
+    let app = spawn_app(db, &props).await;
+    app.set_today(today);
     app
 }
 
-/// Moves the app clock to 09:00 UTC (10:00 in Copenhagen) on `day`.
-fn set_today(app: &TestApp, day: &str) {
-    app.clock().set_now(format!("{day}T09:00:00Z").parse().unwrap());
-}
-
-async fn start(app: &TestApp) -> String {
-    let (code, body) = app.get_text(START).await;
-    assert_eq!(code, 200, "start always answers 200: {body}");
-    body
-}
-
-/// Calls start until a slice finishes; returns every answer.
-async fn run_to_end(app: &TestApp) -> Vec<String> {
-    let mut answers = Vec::new();
-    for _ in 0..200 {
-        let body = start(app).await;
-        assert!(!body.contains("Failed"), "{body}");
-        let done = body.contains(": Finished after ");
-        answers.push(body);
-        if done {
-            return answers;
-        }
-    }
-    panic!("the job never finished: {answers:?}");
-}
-
-/// `<summary>` of a finished line: the text between the elapsed time and the end.
-fn summary(line: &str) -> &str {
-    let (_, rest) = line.split_once(" s; ").expect("a summary line");
-    rest
-}
-
-/// The alarm page as (code, lines).
-async fn alarm(app: &TestApp) -> (u16, Vec<String>) {
-    let (code, body) = app.get_text(ALARM).await;
-    (code, body.lines().map(str::to_string).collect())
+fn start_date(start: Option<&str>) -> String {
+    start.map_or(String::new(), |s| {
+        format!("digitalpost.notification.odr.startdate={s}\n")
+    })
 }
 
 // Persons of the catch-up: notification date D = birth + 18 years - 14 days.
@@ -218,9 +132,10 @@ const H: &str = "0512084108"; // 2008-12-05 -> 2026-11-21, already had its lette
 
 async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_date_order(backend: Backend) {
     capture_logs();
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-20"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-20"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     let mut sql = String::new();
     for (cpr, birth, status) in [
         (A1, "2008-12-04", "01"),
@@ -246,7 +161,7 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
     ));
     db.execute(&sql);
 
-    let answers = run_to_end(&app).await;
+    let answers = app.run_to_end(START).await;
     assert_eq!(answers.len(), 1, "one slice is enough: {answers:?}");
     assert!(
         answers[0].starts_with("OrganDonorNotification: Finished after "),
@@ -274,7 +189,7 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
             (digital, physical)
         );
         assert_eq!(to[0].source, CPR_OID);
-        let row = letter_of(&db, cpr);
+        let row = letter_of(db, cpr);
         assert_eq!(to[0].message_id, row.message_id, "the stored MessageId is the one sent");
         assert_eq!(uuid::Uuid::parse_str(&row.message_id).unwrap().get_version_num(), 4);
         assert_eq!((row.status.as_str(), row.kind.as_str()), ("Completed", "18aar"));
@@ -285,11 +200,11 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
         assert!(fake.letters_to(cpr).is_empty(), "not yet due / before the start date");
     }
     assert!(fake.letters_to(H).is_empty(), "one 18-year letter per citizen, ever");
-    assert_eq!(letter_of(&db, H).date, ymd("2026-01-01"));
+    assert_eq!(letter_of(db, H).date, ymd("2026-01-01"));
     // Dates in order: every letter of a date went out before the next date's first letter.
-    let sent_dates: Vec<NaiveDate> = got.iter().map(|l| letter_of(&db, &l.cpr).date).collect();
+    let sent_dates: Vec<NaiveDate> = got.iter().map(|l| letter_of(db, &l.cpr).date).collect();
     assert!(sent_dates.windows(2).all(|w| w[0] <= w[1]), "{sent_dates:?}");
-    let all = dates(&db);
+    let all = dates(db);
     let shown: Vec<(String, &str)> = all.iter().map(|d| (d.date.to_string(), d.status.as_str())).collect();
     assert_eq!(
         shown,
@@ -306,18 +221,18 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
         all.windows(2).all(|w| w[0].id < w[1].id),
         "dates created oldest first: {all:?}"
     );
-    assert_eq!(letter_of(&db, A1).date, ymd("2026-11-20"));
-    assert_eq!(letter_of(&db, E).date, ymd("2026-11-24"));
+    assert_eq!(letter_of(db, A1).date, ymd("2026-11-20"));
+    assert_eq!(letter_of(db, E).date, ymd("2026-11-24"));
 
     // Nothing more today; tomorrow's letter goes out tomorrow.
-    let again = start(&app).await;
+    let again = app.start(START).await;
     assert_eq!(
         summary(&again),
         format!("0 dates completed, 0 letters sent, 0 rejected{ALL_DONE}")
     );
     assert_eq!(fake.stats().requests, 5);
-    set_today(&app, "2026-11-25");
-    let tomorrow = start(&app).await;
+    app.set_today("2026-11-25");
+    let tomorrow = app.start(START).await;
     assert_eq!(
         summary(&tomorrow),
         format!("1 dates completed, 1 letters sent, 0 rejected{ALL_DONE}")
@@ -327,29 +242,25 @@ async fn a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_
     assert_eq!(app.get_text(ALARM).await, (200, String::new()));
 
     // The audit log has the letters; nothing else has a CPR.
-    let audit: Vec<String> = captured_logs()
-        .into_iter()
-        .filter(|(t, _)| t == "audit")
-        .map(|(_, m)| m)
-        .collect();
+    let audit = audit_lines();
     for cpr in [A1, A2, B, C, E, F] {
         assert!(
             audit
                 .iter()
-                .any(|m| m.starts_with(&format!("digital-post-request cpr={cpr} "))),
+                .any(|(k, i)| k == "digital-post-request" && i.starts_with(&format!("cpr={cpr} messageId="))),
             "audit line for {cpr}"
         );
     }
-    assert_no_cpr_outside_the_audit_log(&app, &db, &[A1, A2, B, C, E, F, G, H]).await;
-    app.stop().await;
-    fake.stop().await;
+    assert_no_cpr_outside_the_audit_log(app, db, &[A1, A2, B, C, E, F, G, H]).await;
+    env.stop().await;
 }
 both_backends!(a_catch_up_over_past_dates_sends_one_letter_to_each_eligible_person_in_date_order);
 
 async fn a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_right_date(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-02-10"), "2026-02-13", "").await;
+    let Some(env) = env_at(backend, Some("2026-02-10"), "2026-02-13", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     const LEAP: &str = "2902084201";
     const DAY_BEFORE: &str = "2802084202";
     const DAY_AFTER: &str = "0103084203";
@@ -360,50 +271,50 @@ async fn a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_r
         person(DAY_AFTER, "2008-03-01", "01")
     ));
     // 2026 is not a leap year: the 29 February child turns 18 on 28 February, notified 14 days before.
-    let answers = run_to_end(&app).await;
+    let answers = app.run_to_end(START).await;
     assert_eq!(
         summary(answers.last().unwrap()),
         format!("4 dates completed, 0 letters sent, 0 rejected{ALL_DONE}")
     );
     assert!(fake.letters().is_empty(), "not due before 2026-02-14");
-    set_today(&app, "2026-02-14");
-    let answers = run_to_end(&app).await;
+    app.set_today("2026-02-14");
+    let answers = app.run_to_end(START).await;
     assert_eq!(
         summary(answers.last().unwrap()),
         format!("1 dates completed, 2 letters sent, 0 rejected{ALL_DONE}")
     );
     assert_eq!(fake.letters_to(LEAP).len(), 1);
     assert_eq!(fake.letters_to(DAY_BEFORE).len(), 1);
-    assert_eq!(letter_of(&db, LEAP).date, ymd("2026-02-14"));
-    assert_eq!(letter_of(&db, DAY_BEFORE).date, ymd("2026-02-14"));
+    assert_eq!(letter_of(db, LEAP).date, ymd("2026-02-14"));
+    assert_eq!(letter_of(db, DAY_BEFORE).date, ymd("2026-02-14"));
     // The rest of the season: the day after gets its letter on the 15th, nobody gets a second.
-    set_today(&app, "2026-03-05");
-    let answers = run_to_end(&app).await;
+    app.set_today("2026-03-05");
+    let answers = app.run_to_end(START).await;
     assert_eq!(
         summary(answers.last().unwrap()),
         format!("19 dates completed, 1 letters sent, 0 rejected{ALL_DONE}")
     );
-    assert_eq!(letter_of(&db, DAY_AFTER).date, ymd("2026-02-15"));
+    assert_eq!(letter_of(db, DAY_AFTER).date, ymd("2026-02-15"));
     for cpr in [LEAP, DAY_BEFORE, DAY_AFTER] {
         assert_eq!(fake.letters_to(cpr).len(), 1, "exactly one letter");
     }
     assert_eq!(fake.stats().requests, 3);
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(a_person_born_29_february_2008_gets_exactly_one_letter_in_2026_on_the_right_date);
 
 async fn only_active_cpr_statuses_get_a_letter(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     let statuses = ["01", "03", "05", "07", "20", "30", "50", "60", "70", "80", "90"];
     let mut sql = String::new();
     for (i, status) in statuses.iter().enumerate() {
         sql.push_str(&person(&format!("08120842{i:02}"), "2008-12-08", status));
     }
     db.execute(&sql);
-    let answers = run_to_end(&app).await;
+    let answers = app.run_to_end(START).await;
     assert_eq!(
         summary(answers.last().unwrap()),
         format!("1 dates completed, 4 letters sent, 0 rejected{ALL_DONE}")
@@ -411,9 +322,8 @@ async fn only_active_cpr_statuses_get_a_letter(backend: Backend) {
     let mut got: Vec<String> = fake.letters().into_iter().map(|l| l.cpr).collect();
     got.sort();
     assert_eq!(got, ["0812084200", "0812084201", "0812084202", "0812084203"]);
-    assert_eq!(letters(&db).len(), 4, "no row for inactive citizens");
-    app.stop().await;
-    fake.stop().await;
+    assert_eq!(letters(db).len(), 4, "no row for inactive citizens");
+    env.stop().await;
 }
 both_backends!(only_active_cpr_statuses_get_a_letter);
 
@@ -423,9 +333,10 @@ const NEXT_DAY: &str = "0812084303"; // 2008-12-08 -> 2026-11-24
 
 async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backend: Backend) {
     capture_logs();
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-23"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-23"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&format!(
         "{}{}{}",
         person(REJECTED, "2008-12-07", "01"),
@@ -434,13 +345,13 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
     ));
     fake.reject_cpr(REJECTED, &format!("Modtageren {REJECTED} kan ikke modtage post"));
 
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert!(line.starts_with("OrganDonorNotification: Finished after "), "{line}");
     assert_eq!(
         summary(&line),
         format!("0 dates completed, 1 letters sent, 1 rejected; date 2026-11-23 is held by its letters: 1 with status Error{WAITING}")
     );
-    let row = letter_of(&db, REJECTED);
+    let row = letter_of(db, REJECTED);
     assert_eq!(row.status, "Error");
     assert_eq!(
         row.error.as_deref(),
@@ -448,38 +359,30 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
         "the faultstring, digits masked"
     );
     assert!(row.sent_at.is_none());
-    assert_eq!(letter_of(&db, ACCEPTED).status, "Sent", "the others go on");
-    let shown: Vec<(String, String)> = dates(&db).into_iter().map(|d| (d.date.to_string(), d.status)).collect();
+    assert_eq!(letter_of(db, ACCEPTED).status, "Sent", "the others go on");
+    let shown: Vec<(String, String)> = dates(db).into_iter().map(|d| (d.date.to_string(), d.status)).collect();
     assert_eq!(
         shown,
         [("2026-11-23".to_string(), "InProgress".to_string())],
         "the next date waits"
     );
+    // A rejection is about the letter, not the adapter: the Error line, no tolerance line.
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
-            vec![
-                "Der ligger totalt 1 notifikationer med status Error.".to_string(),
-                DP_TOLERANCE.to_string()
-            ]
+            vec!["Der ligger totalt 1 notifikationer med status Error.".to_string()]
         )
     );
-    let events = texts(&db, "SELECT Message AS m FROM ErrorEvent WHERE Service = 'DigitalPost'");
-    assert_eq!(
-        events,
-        [format!(
-            "Digital Post Adapter afviste brevet med MessageId {}: Modtageren ********** kan ikke modtage post",
-            row.message_id
-        )]
-    );
+    let events = texts(db, "SELECT Message AS m FROM ErrorEvent WHERE Service = 'DigitalPost'");
+    assert!(events.is_empty(), "no ErrorEvent for a rejected letter: {events:?}");
     // Calling again does not resend an Error letter.
-    let again = start(&app).await;
+    let again = app.start(START).await;
     assert!(summary(&again).starts_with("0 dates completed, 0 letters sent, 0 rejected; date 2026-11-23 is held"));
     assert_eq!(fake.stats().requests, 2);
 
     // The operator finds the row and resets it with the runbook SQL, in the real client.
-    let found = operator_sql(&db, RUNBOOK_SELECT);
+    let found = operator_sql(db, RUNBOOK_SELECT);
     assert!(found.contains("Modtageren ********** kan ikke modtage post"), "{found}");
     let pid: i64 = found
         .lines()
@@ -487,44 +390,42 @@ async fn a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it(backen
         .expect("a NotificationPersonPID in the output");
     assert_eq!(pid, row.id);
     operator_sql(
-        &db,
+        db,
         &format!(
             r#"update NotificationPerson set Status = "Pending", SentAtDateTime = null, ErrorMessage = null where NotificationPersonPID = {pid} and status = "Error";"#
         ),
     );
     fake.clear_rejections();
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("2 dates completed, 2 letters sent, 0 rejected{ALL_DONE}")
     );
     for cpr in [REJECTED, ACCEPTED, NEXT_DAY] {
         assert_eq!(fake.letters_to(cpr).len(), 1, "one letter each");
-        assert_eq!(letter_of(&db, cpr).status, "Completed");
+        assert_eq!(letter_of(db, cpr).status, "Completed");
     }
     assert_eq!(
         fake.letters_to(REJECTED)[0].message_id,
         row.message_id,
         "resent with its MessageId"
     );
-    assert!(letter_of(&db, REJECTED).error.is_none());
+    assert!(letter_of(db, REJECTED).error.is_none());
     assert_eq!(
-        alarm(&app).await,
-        (500, vec![DP_TOLERANCE.to_string()]),
-        "the error is within PT10M"
+        app.get_text(ALARM).await,
+        (200, String::new()),
+        "repaired: nothing to report"
     );
-    app.clock().set_now(app.clock().now() + chrono::Duration::minutes(11));
-    assert_eq!(app.get_text(ALARM).await, (200, String::new()));
-    assert_no_cpr_outside_the_audit_log(&app, &db, &[REJECTED, ACCEPTED, NEXT_DAY]).await;
-    app.stop().await;
-    fake.stop().await;
+    assert_no_cpr_outside_the_audit_log(app, db, &[REJECTED, ACCEPTED, NEXT_DAY]).await;
+    env.stop().await;
 }
 both_backends!(a_rejected_letter_holds_its_date_until_the_runbook_sql_resets_it);
 
 async fn the_runbook_sql_for_inprogress_and_sent_rows_runs_in_the_real_client(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&format!(
         "{}{}{}{}{}",
         date_row("2026-11-24", "InProgress"),
@@ -548,46 +449,44 @@ async fn the_runbook_sql_for_inprogress_and_sent_rows_runs_in_the_real_client(ba
         ),
         "UPDATE NotificationPerson SET SentAtDateTime = '2026-11-24 08:00:00' WHERE Status = 'Sent';"
     ));
-    for row in letters(&db) {
+    for row in letters(db) {
         operator_sql(
-            &db,
+            db,
             &format!(
                 r#"update NotificationPerson set Status = "Pending", SentAtDateTime = null, ErrorMessage = null where NotificationPersonPID = {} and status = "{}";"#,
                 row.id, row.status
             ),
         );
     }
-    assert!(letters(&db)
-        .iter()
-        .all(|l| l.status == "Pending" && l.sent_at.is_none()));
-    let line = start(&app).await;
+    assert!(letters(db).iter().all(|l| l.status == "Pending" && l.sent_at.is_none()));
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 3 letters sent, 0 rejected{ALL_DONE}")
     );
     assert_eq!(fake.letters().len(), 3);
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(the_runbook_sql_for_inprogress_and_sent_rows_runs_in_the_real_client);
 
 async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
     // One letter in flight makes the order of requests, and so the outcome, deterministic.
-    let app = app_at(
-        &db,
-        &fake,
+    let Some(env) = env_at(
+        backend,
         Some("2026-11-24"),
         "2026-11-24",
         "digitalpost.default.max.connections.per.route=1",
     )
-    .await;
+    .await
+    else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     let cprs = ["0812084501", "0812084502", "0812084503"];
     db.execute(&cprs.iter().map(|c| person(c, "2008-12-08", "01")).collect::<String>());
     fake.set_fault(DpFault::Unavailable503);
 
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert!(
         line.starts_with(
             "OrganDonorNotification: Failed: Kaldet til Digital Post Adapter-servicen fejlede: uventet statuskode 503; after "
@@ -599,7 +498,7 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
         "{line}"
     );
     assert!(
-        letters(&db).iter().all(|l| l.status == "Pending"),
+        letters(db).iter().all(|l| l.status == "Pending"),
         "no mass-marking while the adapter is down"
     );
     assert_eq!(
@@ -608,14 +507,11 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
         "the batch stops at the first unavailable answer"
     );
     assert_eq!(
-        count(
-            &db,
-            "SELECT COUNT(*) AS n FROM ErrorEvent WHERE Service = 'DigitalPost'"
-        ),
+        count(db, "SELECT COUNT(*) AS n FROM ErrorEvent WHERE Service = 'DigitalPost'"),
         1
     );
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (500, vec![FAILED_503.to_string(), DP_TOLERANCE.to_string()])
     );
 
@@ -623,7 +519,7 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
     fake.set_fault(DpFault::None);
     fake.fail_next(1, DpFault::None);
     fake.fail_next(1, DpFault::Unavailable503);
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert!(
         line.contains(": Failed: Kaldet til Digital Post Adapter-servicen fejlede: uventet statuskode 503; "),
         "{line}"
@@ -632,11 +528,11 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
         line.ends_with("; 0 dates completed, 1 letters sent, 0 rejected; next call resumes.\n"),
         "{line}"
     );
-    let statuses: Vec<String> = letters(&db).into_iter().map(|l| l.status).collect();
+    let statuses: Vec<String> = letters(db).into_iter().map(|l| l.status).collect();
     assert_eq!(statuses, ["Sent", "Pending", "Pending"]);
 
     // Back up: the next call sends the rest, each letter once.
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 2 letters sent, 0 rejected{ALL_DONE}")
@@ -644,42 +540,139 @@ async fn the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms(back
     for cpr in cprs {
         assert_eq!(fake.letters_to(cpr).len(), 1);
     }
-    assert_eq!(alarm(&app).await, (500, vec![DP_TOLERANCE.to_string()]));
+    assert_eq!(app.alarm(ALARM).await, (500, vec![DP_TOLERANCE.to_string()]));
     app.clock().set_now(app.clock().now() + chrono::Duration::minutes(11));
     assert_eq!(app.get_text(ALARM).await, (200, String::new()));
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(the_adapter_down_leaves_letters_pending_fails_the_slice_and_alarms);
 
+/// `soap:Server` ("Internt systemfel") is the adapter's own failure, not a rejection: the letters
+/// go back to Pending, one ErrorEvent, the slice Failed, the date not held; sent once after.
+async fn a_soap_server_fault_is_the_adapter_down_not_a_rejection(backend: Backend) {
+    capture_logs();
+    let Some(env) = env_at(
+        backend,
+        Some("2026-11-24"),
+        "2026-11-24",
+        "digitalpost.default.max.connections.per.route=1\ndigitalpost.notification.odr.send.limit=10",
+    )
+    .await
+    else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
+    let cprs = ["0812084601", "0812084602", "0812084603", "0812084604"];
+    db.execute(&cprs.iter().map(|c| person(c, "2008-12-08", "01")).collect::<String>());
+    for fault in [DpFault::SoapServer, DpFault::SoapOther] {
+        fake.set_fault(fault);
+        let line = app.get(START).await.text().await.unwrap();
+        assert!(
+            line.contains(": Failed: Kaldet til Digital Post Adapter-servicen fejlede: serverfejl (soap:"),
+            "{fault:?}: {line}"
+        );
+        assert!(
+            line.ends_with("; 0 dates completed, 0 letters sent, 0 rejected; next call resumes.\n"),
+            "{line}"
+        );
+        assert!(
+            letters(db).iter().all(|l| l.status == "Pending"),
+            "{fault:?}: back to Pending, none Error"
+        );
+    }
+    assert_eq!(
+        count(db, "SELECT COUNT(*) AS n FROM ErrorEvent WHERE Service = 'DigitalPost'"),
+        2,
+        "one ErrorEvent per failed slice"
+    );
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) AS n FROM NotificationPerson WHERE Status = 'Error'"
+        ),
+        0
+    );
+    let (code, lines) = app.alarm(ALARM).await;
+    assert_eq!(code, 500);
+    assert!(lines.contains(&DP_TOLERANCE.to_string()), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("status Error")),
+        "the date is not held by Error rows: {lines:?}"
+    );
+    // The adapter is back: every letter sent once, the date completed.
+    fake.set_fault(DpFault::None);
+    let line = app.start(START).await;
+    assert_eq!(
+        summary(&line),
+        format!("1 dates completed, 4 letters sent, 0 rejected{ALL_DONE}")
+    );
+    for cpr in cprs {
+        assert_eq!(fake.letters_to(cpr).len(), 1, "{cpr}");
+    }
+    assert_no_cpr_outside_the_audit_log(app, db, &cprs).await;
+    env.stop().await;
+}
+both_backends!(a_soap_server_fault_is_the_adapter_down_not_a_rejection);
+
+/// Each outgoing request carries its own `X-Request-ID`, built from the cron call's id.
+async fn every_letter_goes_out_with_its_own_request_id_built_from_the_calls(backend: Backend) {
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
+    let cprs = ["0812084701", "0812084702", "0812084703"];
+    db.execute(&cprs.iter().map(|c| person(c, "2008-12-08", "01")).collect::<String>());
+    let res = app
+        .client
+        .get(format!("{}{START}", app.address))
+        .header("X-Request-ID", "cron-node1-0815")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.text().await.unwrap().contains("3 letters sent"));
+    let mut ids = fake.request_ids();
+    ids.sort();
+    assert_eq!(ids.len(), 3);
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "unique for each request: {ids:?}");
+    for id in &ids {
+        let n = id
+            .strip_prefix("cron-node1-0815-")
+            .unwrap_or_else(|| panic!("{id} is not <incoming>-<n>"));
+        assert!(n.parse::<u32>().is_ok(), "{id}");
+    }
+    env.stop().await;
+}
+both_backends!(every_letter_goes_out_with_its_own_request_id_built_from_the_calls);
+
 async fn a_timeout_is_unavailable_and_the_letter_is_sent_on_the_next_call(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(
-        &db,
-        &fake,
+    let Some(env) = env_at(
+        backend,
         Some("2026-11-24"),
         "2026-11-24",
         "digitalpost.default.connection.timeout.ms=300",
     )
-    .await;
+    .await
+    else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&person("0812084601", "2008-12-08", "01"));
     fake.set_fault(DpFault::Hang);
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert!(
         line.contains(": Failed: Kaldet til Digital Post Adapter-servicen fejlede: timeout; after "),
         "{line}"
     );
-    assert_eq!(letters(&db)[0].status, "Pending");
+    assert_eq!(letters(db)[0].status, "Pending");
     fake.set_fault(DpFault::None);
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 1 letters sent, 0 rejected{ALL_DONE}")
     );
     assert_eq!(fake.letters_to("0812084601").len(), 1);
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(a_timeout_is_unavailable_and_the_letter_is_sent_on_the_next_call);
 
@@ -696,20 +689,17 @@ async fn a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone(ba
         ..Default::default()
     };
     let a = spawn_with(&db, node("node-a")).await;
-    set_today(&a, "2026-11-24");
+    a.set_today("2026-11-24");
     let cprs = ["0812084701", "0812084702", "0812084703", "0812084704"];
     db.execute(&cprs.iter().map(|c| person(c, "2008-12-08", "01")).collect::<String>());
     // The adapter takes the first two letters, then stops answering.
     fake.set_fault(DpFault::Hang);
     fake.fail_next(2, DpFault::None);
-    let short = reqwest::Client::builder()
-        .timeout(Duration::from_millis(2000))
-        .build()
-        .unwrap();
-    assert!(
-        short.get(format!("{}{START}", a.address)).send().await.is_err(),
-        "the slice hangs"
-    );
+    let slice = tokio::spawn(reqwest::Client::new().get(format!("{}{START}", a.address)).send());
+    // Two in flight at a time: the third and fourth are sent only once the first two are answered.
+    tokio::time::timeout(Duration::from_secs(60), fake.gate().wait_for_arrivals(4))
+        .await
+        .expect("all four letters reach the adapter");
     assert_eq!(fake.letters().len(), 2, "two letters reached the adapter");
     assert!(
         letters(&db).iter().all(|l| l.status == "InProgress"),
@@ -718,15 +708,17 @@ async fn a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone(ba
     );
     // kill -9: node A disappears with the lease held and its letters InProgress.
     a.stop().await;
+    let hung = tokio::time::timeout(Duration::from_secs(60), slice).await;
+    assert!(matches!(hung, Ok(Ok(Err(_)))), "the slice never answered: {hung:?}");
     fake.set_fault(DpFault::None);
     let b = spawn_with(&db, node("node-b")).await;
-    set_today(&b, "2026-11-24");
+    b.set_today("2026-11-24");
     assert_eq!(
-        start(&b).await,
+        b.start(START).await,
         "OrganDonorNotification kører allerede på en anden node.\n"
     );
     db.execute("UPDATE JobLock SET LockedUntil = '2000-01-01 00:00:00' WHERE JobName = 'OrganDonorNotification'");
-    let line = start(&b).await;
+    let line = b.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 4 letters sent, 0 rejected{ALL_DONE}")
@@ -750,25 +742,18 @@ async fn a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone(ba
 both_backends!(a_slice_killed_mid_send_is_resumed_without_a_second_letter_to_anyone);
 
 async fn one_operation_sends_send_limit_letters_with_max_per_route_in_flight(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "digitalpost.notification.odr.send.limit=5\ndigitalpost.default.max.connections.per.route=3\ndigitalpost.notification.odr.send.desired.execution.duration=PT0.001S").await else { return };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     fake.set_latency(Duration::from_millis(50));
+    // The first three letters are let through only when all three are at the adapter together.
+    fake.gate().hold(3);
     // A budget of 1 ms: the slice stops after the first operation that outlasts it.
-    let app = app_at(
-        &db,
-        &fake,
-        Some("2026-11-24"),
-        "2026-11-24",
-        "digitalpost.notification.odr.send.limit=5\ndigitalpost.default.max.connections.per.route=3\n\
-         digitalpost.notification.odr.send.desired.execution.duration=PT0.001S",
-    )
-    .await;
     db.execute(
         &(0..12)
             .map(|i| person(&format!("08120848{i:02}"), "2008-12-08", "01"))
             .collect::<String>(),
     );
-    let answers = run_to_end(&app).await;
+    let answers = app.run_to_end(START).await;
     // A send operation takes at least the adapter's 50 ms, so each one ends its slice: the
     // answers show the letters of each operation (the quick extraction and completion
     // operations may share a slice with the next one).
@@ -796,12 +781,16 @@ async fn one_operation_sends_send_limit_letters_with_max_per_route_in_flight(bac
     assert!(summary(answers.last().unwrap()).ends_with(ALL_DONE), "{answers:?}");
     assert_eq!(fake.letters().len(), 12);
     assert_eq!(
-        fake.stats().max_in_flight,
-        3,
-        "in flight reaches but never passes the per-route limit"
+        fake.gate().barriers_opened(),
+        1,
+        "in flight reaches the per-route limit"
     );
-    app.stop().await;
-    fake.stop().await;
+    assert!(
+        fake.stats().max_in_flight <= 3,
+        "in flight never passes the per-route limit: {:?}",
+        fake.stats()
+    );
+    env.stop().await;
 }
 both_backends!(one_operation_sends_send_limit_letters_with_max_per_route_in_flight);
 
@@ -811,7 +800,7 @@ async fn no_start_date_or_a_future_one_sends_nothing_and_says_so(backend: Backen
     let none = app_at(&db, &fake, None, "2026-11-24", "").await;
     db.execute(&person("0812084901", "2008-12-08", "01"));
     assert_eq!(
-        start(&none).await,
+        none.start(START).await,
         "OrganDonorNotification: digitalpost.notification.odr.startdate is not set, so the job is disabled; no letters were sent.\n"
     );
     assert_eq!(
@@ -822,7 +811,7 @@ async fn no_start_date_or_a_future_one_sends_nothing_and_says_so(backend: Backen
     none.stop().await;
     let future = app_at(&db, &fake, Some("2026-12-01"), "2026-11-24", "").await;
     assert_eq!(
-        start(&future).await,
+        future.start(START).await,
         "OrganDonorNotification: digitalpost.notification.odr.startdate 2026-12-01 is in the future (today is 2026-11-24); no letters were sent.\n"
     );
     assert_eq!(future.get_text(ALARM).await, (200, String::new()));
@@ -850,7 +839,7 @@ struct StatusCount {
 }
 
 /// The status page's JSON built from the table by SQL, for comparison.
-fn status_from_sql(db: &TestDb) -> String {
+fn status_from_sql(db: &TestDb, app: &TestApp) -> String {
     let counts: Vec<StatusCount> =
         sql_query("SELECT Status AS status, COUNT(*) AS n FROM NotificationPerson GROUP BY Status")
             .load(&mut db.conn())
@@ -866,14 +855,15 @@ fn status_from_sql(db: &TestDb) -> String {
         let n = counts.iter().find(|c| c.status == status).map_or(0, |c| c.n);
         json.push_str(&format!(r#","Antal i NotificationPerson med status {status}":"{n}""#));
     }
-    json.push('}');
+    json.push_str(&app.build_facts());
     json
 }
 
 async fn the_status_page_counts_match_the_table(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-22"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-22"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     let mut sql = String::new();
     for (cpr, birth) in [
         ("0612085001", "2008-12-06"),
@@ -886,20 +876,24 @@ async fn the_status_page_counts_match_the_table(backend: Backend) {
     }
     db.execute(&sql);
     fake.reject_cpr("0712085004", "Ukendt modtager");
-    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(&db)));
-    start(&app).await;
+    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(db, app)));
+    app.start(START).await;
     let (code, body) = app.get_text(STATUS).await;
-    assert_eq!((code, body.clone()), (200, status_from_sql(&db)));
+    assert_eq!((code, body.clone()), (200, status_from_sql(db, app)));
     assert_eq!(
         body,
-        r#"{"Database":"OK","Nyeste færdigbehandlede dato":"2026-11-22","Antal i NotificationPerson med status Pending":"0","Antal i NotificationPerson med status InProgress":"0","Antal i NotificationPerson med status Sent":"1","Antal i NotificationPerson med status Completed":"2","Antal i NotificationPerson med status Error":"1"}"#
+        format!(
+            "{}{}",
+            r#"{"Database":"OK","Nyeste færdigbehandlede dato":"2026-11-22","Antal i NotificationPerson med status Pending":"0","Antal i NotificationPerson med status InProgress":"0","Antal i NotificationPerson med status Sent":"1","Antal i NotificationPerson med status Completed":"2","Antal i NotificationPerson med status Error":"1""#,
+            app.build_facts()
+        )
     );
     db.execute(r#"UPDATE NotificationPerson SET Status = 'Pending', ErrorMessage = NULL WHERE Status = 'Error'"#);
-    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(&db)));
+    assert_eq!(app.get_text(STATUS).await, (200, status_from_sql(db, app)));
     fake.clear_rejections();
-    start(&app).await;
+    app.start(START).await;
     let (_, body) = app.get_text(STATUS).await;
-    assert_eq!(body, status_from_sql(&db));
+    assert_eq!(body, status_from_sql(db, app));
     assert!(
         body.contains(r#""Nyeste færdigbehandlede dato":"2026-11-24""#),
         "{body}"
@@ -908,15 +902,15 @@ async fn the_status_page_counts_match_the_table(backend: Backend) {
         body.contains(r#""Antal i NotificationPerson med status Completed":"5""#),
         "{body}"
     );
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(the_status_page_counts_match_the_table);
 
 async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_job(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&format!(
         "{}{}{}",
         date_row("2026-11-24", "InProgress"),
@@ -933,14 +927,14 @@ async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_j
             "00000000-0000-0000-0000-000000000512"
         ),
     ));
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert!(line.starts_with("OrganDonorNotification: Finished after "), "{line}");
     assert_eq!(
         summary(&line),
         format!("0 dates completed, 0 letters sent, 0 rejected; date 2026-11-24 is held by its letters: 1 with status Sendt{WAITING}")
     );
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
             vec!["Der ligger 1 notifikationer med ukendt status Sendt.".to_string()]
@@ -948,7 +942,7 @@ async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_j
     );
     // An unknown date status too.
     db.execute("UPDATE NotificationDate SET Status = 'Færdig'");
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!(
@@ -956,7 +950,7 @@ async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_j
         )
     );
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
             vec![
@@ -972,21 +966,21 @@ async fn an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_j
     );
     // Repaired, the date completes.
     db.execute("UPDATE NotificationDate SET Status = 'InProgress'; UPDATE NotificationPerson SET Status = 'Sent' WHERE Status = 'Sendt';");
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 0 letters sent, 0 rejected{ALL_DONE}")
     );
     assert_eq!(app.get_text(ALARM).await, (200, String::new()));
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(an_unknown_status_is_reported_and_holds_the_date_without_crashing_the_job);
 
 async fn the_lag_alarm_names_the_first_unfinished_date_and_its_letters(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-10"), "2026-11-13", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-10"), "2026-11-13", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     let mut sql = String::new();
     sql.push_str(&date_row("2026-11-10", "Completed"));
     sql.push_str(&letter_row(
@@ -1007,13 +1001,13 @@ async fn the_lag_alarm_names_the_first_unfinished_date_and_its_letters(backend: 
     db.execute(&sql);
     // N = 2026-11-10; the period is 3 days: on the 13th nothing lags yet.
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
             vec!["Der ligger totalt 1 notifikationer med status Error.".to_string()]
         )
     );
-    set_today(&app, "2026-11-14");
+    app.set_today("2026-11-14");
     let expected = [
         "Der er ikke færdigbehandlet en dato den: 2026-11-11. Den er ældre end 3 dage gammel.",
         "Der ligger 2 notifikationer fra den 2026-11-11 med status Pending.",
@@ -1022,16 +1016,16 @@ async fn the_lag_alarm_names_the_first_unfinished_date_and_its_letters(backend: 
         "Der ligger 1 notifikationer fra den 2026-11-11 med status Error.",
         "Der ligger totalt 1 notifikationer med status Error.",
     ];
-    assert_eq!(alarm(&app).await, (500, expected.map(String::from).to_vec()));
+    assert_eq!(app.alarm(ALARM).await, (500, expected.map(String::from).to_vec()));
     // The job sends what it can; the Error row holds the date.
-    set_today(&app, "2026-11-24");
-    let line = start(&app).await;
+    app.set_today("2026-11-24");
+    let line = app.start(START).await;
     assert!(
         summary(&line).starts_with("0 dates completed, 3 letters sent, 0 rejected; date 2026-11-11 is held"),
         "{line}"
     );
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
             vec![
@@ -1044,44 +1038,44 @@ async fn the_lag_alarm_names_the_first_unfinished_date_and_its_letters(backend: 
     );
     // A longer period is read from the properties.
     let patient = spawn_app(
-        &db,
+        db,
         &format!(
             "digitalpost.service.url={}\ndigitalpost.notification.odr.startdate=2026-11-10\ndigitalpost.notification.odr.alarm.date.period=P14D",
             fake.url()
         ),
     )
     .await;
-    set_today(&patient, "2026-11-24");
+    patient.set_today("2026-11-24");
     assert_eq!(
-        alarm(&patient).await,
+        patient.alarm(ALARM).await,
         (
             500,
             vec!["Der ligger totalt 1 notifikationer med status Error.".to_string()]
         )
     );
-    set_today(&patient, "2026-11-25");
+    patient.set_today("2026-11-25");
     assert_eq!(
-        alarm(&patient).await.1[0],
+        patient.alarm(ALARM).await.1[0],
         "Der er ikke færdigbehandlet en dato den: 2026-11-11. Den er ældre end 14 dage gammel."
     );
     patient.stop().await;
     // Repaired, every date up to today completes and the page is clean.
     db.execute(r#"UPDATE NotificationPerson SET Status = 'Pending', ErrorMessage = NULL WHERE Status = 'Error'"#);
-    let answers = run_to_end(&app).await;
+    let answers = app.run_to_end(START).await;
     assert_eq!(
         summary(answers.last().unwrap()),
         format!("14 dates completed, 1 letters sent, 0 rejected{ALL_DONE}")
     );
     assert_eq!(app.get_text(ALARM).await, (200, String::new()));
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(the_lag_alarm_names_the_first_unfinished_date_and_its_letters);
 
 async fn a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_error(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&format!(
         "{}{}{}",
         date_row("2026-11-24", "InProgress"),
@@ -1098,12 +1092,12 @@ async fn a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_er
             "00000000-0000-0000-0000-000000000532"
         ),
     ));
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("0 dates completed, 1 letters sent, 1 rejected; date 2026-11-24 is held by its letters: 1 with status Error{WAITING}")
     );
-    let bad = letter_of(&db, "08120853");
+    let bad = letter_of(db, "08120853");
     assert_eq!(bad.status, "Error");
     assert_eq!(
         bad.error.as_deref(),
@@ -1111,32 +1105,32 @@ async fn a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_er
     );
     assert_eq!(fake.stats().requests, 1, "only the good letter went out");
     assert_eq!(
-        count(&db, "SELECT COUNT(*) AS n FROM ErrorEvent"),
+        count(db, "SELECT COUNT(*) AS n FROM ErrorEvent"),
         0,
         "not a failure of the adapter"
     );
     assert_eq!(
-        alarm(&app).await,
+        app.alarm(ALARM).await,
         (
             500,
             vec!["Der ligger totalt 1 notifikationer med status Error.".to_string()]
         )
     );
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(a_letter_with_a_malformed_cpr_becomes_error_unsent_and_is_no_service_error);
 
 async fn a_date_set_back_to_pending_is_extracted_again_without_a_second_letter(backend: Backend) {
-    let Some(db) = test_db(backend) else { return };
-    let fake = FakeDigitalPost::start().await.unwrap();
-    let app = app_at(&db, &fake, Some("2026-11-24"), "2026-11-24", "").await;
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", "").await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
     db.execute(&format!(
         "{}{}",
         person("0812085401", "2008-12-08", "01"),
         person("0812085402", "2008-12-08", "01")
     ));
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 2 letters sent, 0 rejected{ALL_DONE}")
@@ -1144,17 +1138,16 @@ async fn a_date_set_back_to_pending_is_extracted_again_without_a_second_letter(b
     // The stamdata import was late with one citizen; the operator re-opens the date.
     db.execute(&person("0812085403", "2008-12-08", "01"));
     db.execute("UPDATE NotificationDate SET Status = 'Pending' WHERE LatestDate = '2026-11-24'");
-    let line = start(&app).await;
+    let line = app.start(START).await;
     assert_eq!(
         summary(&line),
         format!("1 dates completed, 1 letters sent, 0 rejected{ALL_DONE}")
     );
     for cpr in ["0812085401", "0812085402", "0812085403"] {
         assert_eq!(fake.letters_to(cpr).len(), 1, "one letter each");
-        assert_eq!(letter_of(&db, cpr).status, "Completed");
+        assert_eq!(letter_of(db, cpr).status, "Completed");
     }
     assert_eq!(fake.stats().requests, 3);
-    app.stop().await;
-    fake.stop().await;
+    env.stop().await;
 }
 both_backends!(a_date_set_back_to_pending_is_extracted_again_without_a_second_letter);

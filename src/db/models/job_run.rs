@@ -30,6 +30,8 @@ pub struct JobRun {
     pub processed: i64,
     /// `ErrorMessage`.
     pub error_message: Option<String>,
+    /// `Figures`: the slice's figures as a JSON object (NULL for rows of older releases).
+    pub figures: Option<String>,
 }
 
 /// A finished slice to store.
@@ -49,6 +51,8 @@ pub struct NewJobRun<'a> {
     pub processed: i64,
     /// Failure reason.
     pub error_message: Option<&'a str>,
+    /// The slice's figures as a JSON object.
+    pub figures: Option<String>,
 }
 
 /// Stores a run and prunes the job's history to the newest [`KEEP_PER_JOB`] rows.
@@ -63,11 +67,14 @@ pub fn insert(conn: &mut DbConn, run: &NewJobRun<'_>) -> QueryResult<()> {
             r::outcome.eq(run.outcome.as_str()),
             r::processed.eq(run.processed),
             r::error_message.eq(message),
+            r::figures.eq(run.figures.as_deref()),
         ))
         .execute(conn)?;
     prune(conn, run.job_name)
 }
 
+/// Keeps the newest [`KEEP_PER_JOB`] rows of `job`, and always the rows the alarms read (the
+/// newest slice that ran, the newest that did work): a storm of Skipped rows must not erase them.
 fn prune(conn: &mut DbConn, job: &str) -> QueryResult<()> {
     // Two statements: MariaDB refuses a DELETE whose subquery reads the same table.
     let oldest_kept: Option<i64> = r::job_run
@@ -78,16 +85,38 @@ fn prune(conn: &mut DbConn, job: &str) -> QueryResult<()> {
         .first(conn)
         .optional()?;
     if let Some(id) = oldest_kept {
-        diesel::delete(r::job_run.filter(r::job_name.eq(job)).filter(r::id.lt(id))).execute(conn)?;
+        let keep: Vec<i64> = [latest_non_skipped(conn, job)?, last_work(conn, job)?]
+            .into_iter()
+            .flatten()
+            .map(|r| r.id)
+            .collect();
+        diesel::delete(
+            r::job_run
+                .filter(r::job_name.eq(job))
+                .filter(r::id.lt(id))
+                .filter(r::id.ne_all(keep)),
+        )
+        .execute(conn)?;
     }
     Ok(())
 }
 
-/// The newest run of `job` that actually ran (not Skipped).
+/// The newest slice of `job` that ran (not Skipped, not a preview): it drives "last run failed".
 pub fn latest_non_skipped(conn: &mut DbConn, job: &str) -> QueryResult<Option<JobRun>> {
     r::job_run
         .filter(r::job_name.eq(job))
-        .filter(r::outcome.ne(Outcome::Skipped.as_str()))
+        .filter(r::outcome.ne_all([Outcome::Skipped.as_str(), Outcome::Preview.as_str()]))
+        .order(r::id.desc())
+        .select(JobRun::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The newest slice of `job` that did work (Finished or Paused): it drives the stale-job alarm.
+pub fn last_work(conn: &mut DbConn, job: &str) -> QueryResult<Option<JobRun>> {
+    r::job_run
+        .filter(r::job_name.eq(job))
+        .filter(r::outcome.eq_any([Outcome::Finished.as_str(), Outcome::Paused.as_str()]))
         .order(r::id.desc())
         .select(JobRun::as_select())
         .first(conn)
@@ -102,4 +131,36 @@ pub fn latest(conn: &mut DbConn, job: &str, n: i64) -> QueryResult<Vec<JobRun>> 
         .select(JobRun::as_select())
         .limit(n)
         .load(conn)
+}
+
+/// A figure of `job`'s slices summed over its passes: (the pass under way, the newest complete
+/// pass if any). A pass ends with a Finished slice; Skipped and preview rows do not count.
+pub fn pass_sums(conn: &mut DbConn, job: &str, figure: &str) -> QueryResult<(i64, Option<i64>)> {
+    let runs: Vec<(String, Option<String>)> = r::job_run
+        .filter(r::job_name.eq(job))
+        .filter(r::outcome.ne_all([Outcome::Skipped.as_str(), Outcome::Preview.as_str()]))
+        .order(r::id.desc())
+        .select((r::outcome, r::figures))
+        .limit(KEEP_PER_JOB)
+        .load(conn)?;
+    let value = |figures: &Option<String>| {
+        figures
+            .as_deref()
+            .and_then(|f| serde_json::from_str::<serde_json::Value>(f).ok())
+            .and_then(|v| v.get(figure).and_then(serde_json::Value::as_i64))
+            .unwrap_or(0)
+    };
+    let mut runs = runs.iter().peekable();
+    let mut current = 0;
+    while let Some((_, figures)) = runs.next_if(|(o, _)| o != Outcome::Finished.as_str()) {
+        current += value(figures);
+    }
+    let Some((_, end)) = runs.next() else {
+        return Ok((current, None));
+    };
+    let mut last = value(end);
+    while let Some((_, figures)) = runs.next_if(|(o, _)| o != Outcome::Finished.as_str()) {
+        last += value(figures);
+    }
+    Ok((current, Some(last)))
 }

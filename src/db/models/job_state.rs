@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::job_state::dsl as s;
-use crate::db::DbConn;
+use crate::db::{DbConn, StoredInstant};
 
 /// A job's resume point as stored.
 #[derive(Debug, Clone, Default, Queryable, Selectable)]
@@ -31,7 +31,7 @@ pub fn save(conn: &mut DbConn, job: &str, state: &JobState) -> QueryResult<()> {
     diesel::update(s::job_state.filter(s::job_name.eq(job)))
         .set((
             s::resume_cursor.eq(&state.resume_cursor),
-            s::pass_started_at.eq(state.pass_started_at),
+            s::pass_started_at.eq(state.pass_started_at.map(StoredInstant::from_naive)),
         ))
         .execute(conn)
         .map(|_| ())

@@ -83,6 +83,8 @@ db_enum! {
         Failed => "Failed",
         /// Another node held the lease; nothing ran.
         Skipped => "Skipped",
+        /// A preview walked the job's data and wrote nothing (it held the lease meanwhile).
+        Preview => "Preview",
     }
 }
 
@@ -96,7 +98,7 @@ db_enum! {
     }
 }
 
-/// A UTC instant as stored (DATETIME(6) / TEXT).
-pub fn stored(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
-    t.naive_utc()
+/// A UTC instant as stored (DATETIME(6) / TEXT with microseconds).
+pub fn stored(t: chrono::DateTime<chrono::Utc>) -> crate::db::StoredInstant {
+    crate::db::StoredInstant::from_utc(t)
 }

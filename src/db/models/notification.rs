@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::{DateStatus, LetterStatus};
@@ -13,6 +13,7 @@ use crate::db::schema::notification_date::dsl as d;
 use crate::db::schema::notification_person::dsl as p;
 use crate::db::schema::organ_donor_registration::dsl as r;
 use crate::db::DbConn;
+use crate::db::StoredInstant;
 
 /// `NotificationType` of the 18-year letter.
 pub const TYPE_18AAR: &str = "18aar";
@@ -104,9 +105,9 @@ pub struct NewLetter {
     /// `TemplatePhysical`.
     pub template_physical: String,
     /// `CreatedDateTime`.
-    pub created: NaiveDateTime,
+    pub created: StoredInstant,
     /// `ModifiedDateTime`.
-    pub modified: NaiveDateTime,
+    pub modified: StoredInstant,
 }
 
 /// The oldest date up to `up_to` that is not Completed (unknown statuses included): the
@@ -129,7 +130,7 @@ pub fn newest_date(conn: &mut DbConn) -> QueryResult<Option<NaiveDate>> {
 }
 
 /// The row of `date`, inserted as Pending when missing (the id is read back by the unique date).
-pub fn date_row_or_insert(conn: &mut DbConn, date: NaiveDate, now: NaiveDateTime) -> QueryResult<DateRow> {
+pub fn date_row_or_insert(conn: &mut DbConn, date: NaiveDate, now: StoredInstant) -> QueryResult<DateRow> {
     let existing = d::notification_date
         .filter(d::latest_date.eq(date))
         .select(DateRow::as_select())
@@ -153,7 +154,7 @@ pub fn date_row_or_insert(conn: &mut DbConn, date: NaiveDate, now: NaiveDateTime
 }
 
 /// Sets the status of date `id`; returns the rows changed.
-pub fn set_date_status(conn: &mut DbConn, id: i64, status: DateStatus, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn set_date_status(conn: &mut DbConn, id: i64, status: DateStatus, now: StoredInstant) -> QueryResult<usize> {
     diesel::update(d::notification_date.filter(d::id.eq(id)))
         .set((d::status.eq(status.as_str()), d::modified.eq(now)))
         .execute(conn)
@@ -178,7 +179,7 @@ pub fn cprs_with_letter(conn: &mut DbConn, cprs: &[String], kind: &str) -> Query
 pub fn cprs_with_active_registration(
     conn: &mut DbConn,
     cprs: &[String],
-    at: NaiveDateTime,
+    at: StoredInstant,
 ) -> QueryResult<HashSet<String>> {
     let mut found = HashSet::new();
     for chunk in cprs.chunks(IN_CHUNK) {
@@ -202,7 +203,7 @@ pub fn insert_letters(conn: &mut DbConn, rows: &[NewLetter]) -> QueryResult<usiz
 /// Takes up to `limit` letters of date `date_id` that are Pending or were left InProgress by a
 /// dead slice, marks them InProgress and returns them as they were before (lowest id first).
 /// Run inside the fenced commit, so selecting and marking are one transaction.
-pub fn claim(conn: &mut DbConn, date_id: i64, limit: usize, now: NaiveDateTime) -> QueryResult<Vec<LetterRow>> {
+pub fn claim(conn: &mut DbConn, date_id: i64, limit: usize, now: StoredInstant) -> QueryResult<Vec<LetterRow>> {
     let open = [LetterStatus::Pending.as_str(), LetterStatus::InProgress.as_str()];
     let rows: Vec<LetterRow> = p::notification_person
         .filter(p::notification_date_id.eq(date_id))
@@ -225,12 +226,12 @@ pub fn claim(conn: &mut DbConn, date_id: i64, limit: usize, now: NaiveDateTime) 
 }
 
 /// Marks InProgress letters Sent at `at`; returns the rows changed.
-pub fn mark_sent(conn: &mut DbConn, ids: &[i64], at: NaiveDateTime) -> QueryResult<usize> {
+pub fn mark_sent(conn: &mut DbConn, ids: &[i64], at: StoredInstant) -> QueryResult<usize> {
     settle(conn, ids, LetterStatus::Sent, at)
 }
 
 /// Moves InProgress letters `ids` to `to` in chunks (Sent: `SentAtDateTime` = `at`).
-fn settle(conn: &mut DbConn, ids: &[i64], to: LetterStatus, at: NaiveDateTime) -> QueryResult<usize> {
+fn settle(conn: &mut DbConn, ids: &[i64], to: LetterStatus, at: StoredInstant) -> QueryResult<usize> {
     let sent_at = (to == LetterStatus::Sent).then_some(at);
     let mut n = 0;
     for chunk in ids.chunks(IN_CHUNK) {
@@ -251,7 +252,7 @@ fn settle(conn: &mut DbConn, ids: &[i64], to: LetterStatus, at: NaiveDateTime) -
 }
 
 /// Marks one InProgress letter Error with `message` (which must not contain a CPR number).
-pub fn mark_error(conn: &mut DbConn, id: i64, message: &str, at: NaiveDateTime) -> QueryResult<usize> {
+pub fn mark_error(conn: &mut DbConn, id: i64, message: &str, at: StoredInstant) -> QueryResult<usize> {
     let message: String = message.chars().take(1000).collect();
     diesel::update(
         p::notification_person
@@ -267,7 +268,7 @@ pub fn mark_error(conn: &mut DbConn, id: i64, message: &str, at: NaiveDateTime) 
 }
 
 /// Puts InProgress letters back to Pending (not handled by the adapter); returns the rows changed.
-pub fn mark_pending(conn: &mut DbConn, ids: &[i64], at: NaiveDateTime) -> QueryResult<usize> {
+pub fn mark_pending(conn: &mut DbConn, ids: &[i64], at: StoredInstant) -> QueryResult<usize> {
     settle(conn, ids, LetterStatus::Pending, at)
 }
 
@@ -299,7 +300,7 @@ pub fn holding(counts: &[(String, i64)]) -> Vec<(String, i64)> {
 /// Completes date `date_id` if every letter of it is Sent (or already Completed): the letters
 /// and the date become Completed. Returns the letters still holding it (empty: completed).
 /// Run inside the fenced commit, so the check and the change are one transaction.
-pub fn complete_date_if_done(conn: &mut DbConn, date_id: i64, now: NaiveDateTime) -> QueryResult<Vec<(String, i64)>> {
+pub fn complete_date_if_done(conn: &mut DbConn, date_id: i64, now: StoredInstant) -> QueryResult<Vec<(String, i64)>> {
     let held = holding(&counts_for_date(conn, date_id)?);
     if !held.is_empty() {
         return Ok(held);
@@ -366,35 +367,17 @@ pub fn date_count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>
 /// A stored status fit for pages and logs: one line, at most 40 characters, no CPR-like digit
 /// runs (an operator may have typed anything into the column).
 pub fn shown_status(raw: &str) -> String {
-    let mut out = String::new();
-    let mut digits = 0usize;
-    let mut pending = String::new();
-    for c in raw.trim().chars().take(40) {
-        if c.is_ascii_digit() {
-            digits += 1;
-            pending.push(c);
-            continue;
-        }
-        out.push_str(&flush_digits(&mut pending, &mut digits));
-        out.push(if c.is_control() { '?' } else { c });
-    }
-    out.push_str(&flush_digits(&mut pending, &mut digits));
+    // Masked before it is cut: a digit run across the cut must not show its first digits.
+    let out: String = crate::cpr::mask_digit_runs(raw.trim())
+        .chars()
+        .take(40)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
     if out.is_empty() {
         "(tom)".to_string()
     } else {
         out
     }
-}
-
-fn flush_digits(pending: &mut String, digits: &mut usize) -> String {
-    let shown = if *digits >= 6 {
-        "*".repeat(*digits)
-    } else {
-        pending.clone()
-    };
-    pending.clear();
-    *digits = 0;
-    shown
 }
 
 #[cfg(test)]
@@ -406,6 +389,10 @@ mod tests {
         assert_eq!(shown_status("Sendt"), "Sendt");
         assert_eq!(shown_status(" Error "), "Error");
         assert_eq!(shown_status("x0101081234y"), "x**********y");
+        assert_eq!(
+            shown_status(&format!("{}0101081234", "x".repeat(35))),
+            format!("{}*****", "x".repeat(35))
+        );
         assert_eq!(shown_status("v12"), "v12");
         assert_eq!(shown_status(""), "(tom)");
         assert_eq!(shown_status("a\nb"), "a?b");

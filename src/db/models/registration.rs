@@ -1,11 +1,11 @@
 //! `OrganDonorRegistration` (and the CPR walk over it and `NotificationPerson`).
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::notification_person::dsl as p;
 use crate::db::schema::organ_donor_registration::dsl as r;
 use crate::db::DbConn;
+use crate::db::StoredInstant;
 
 /// The next `limit` distinct CPR numbers after `after` that have any data (registrations or
 /// letters), in CPR order. Keyset pagination: the cost does not grow with the position.
@@ -36,7 +36,7 @@ pub fn next_cprs_with_data(conn: &mut DbConn, after: &str, limit: usize) -> Quer
 pub fn next_cprs_with_active_registration(
     conn: &mut DbConn,
     after: &str,
-    at: NaiveDateTime,
+    at: StoredInstant,
     limit: usize,
 ) -> QueryResult<Vec<String>> {
     r::organ_donor_registration
@@ -63,7 +63,7 @@ pub fn delete_all_for(conn: &mut DbConn, cprs: &[String]) -> QueryResult<(usize,
 
 /// Closes the registrations of these citizens that are active at `at` (`ValidTo` = `at`);
 /// returns how many rows were closed.
-pub fn close_active(conn: &mut DbConn, cprs: &[String], at: NaiveDateTime) -> QueryResult<usize> {
+pub fn close_active(conn: &mut DbConn, cprs: &[String], at: StoredInstant) -> QueryResult<usize> {
     if cprs.is_empty() {
         return Ok(0);
     }
@@ -78,7 +78,7 @@ pub fn close_active(conn: &mut DbConn, cprs: &[String], at: NaiveDateTime) -> Qu
 }
 
 /// Whether the citizen has a registration active at `at` (decides the letter template).
-pub fn has_active(conn: &mut DbConn, cpr: &str, at: NaiveDateTime) -> QueryResult<bool> {
+pub fn has_active(conn: &mut DbConn, cpr: &str, at: StoredInstant) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         r::organ_donor_registration
             .filter(r::cpr.eq(cpr))
@@ -115,18 +115,18 @@ pub struct NewRegistration {
     /// `RequiresRelativeAcceptance`.
     pub requires_relative_acceptance: bool,
     /// `ValidFrom`.
-    pub valid_from: NaiveDateTime,
+    pub valid_from: StoredInstant,
     /// `ValidTo`.
-    pub valid_to: Option<NaiveDateTime>,
+    pub valid_to: Option<StoredInstant>,
     /// `CreatedDateTime`.
-    pub created: NaiveDateTime,
+    pub created: StoredInstant,
     /// `ModifiedDateTime`.
-    pub modified: NaiveDateTime,
+    pub modified: StoredInstant,
 }
 
 impl NewRegistration {
     /// A FULL registration valid from `from`, open or closed at `to`.
-    pub fn full(cpr: &str, from: NaiveDateTime, to: Option<NaiveDateTime>) -> NewRegistration {
+    pub fn full(cpr: &str, from: StoredInstant, to: Option<StoredInstant>) -> NewRegistration {
         NewRegistration {
             cpr: cpr.to_string(),
             permission_type: "FULL".to_string(),

@@ -1,6 +1,6 @@
 //! The two cleanup rules: which citizens a pass walks, who it acts on, and what it does to them.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
 
 use super::super::JobDeps;
@@ -9,6 +9,7 @@ use crate::clients::person_information::{CprStatus, PersonStatus};
 use crate::config::{CleanupSettings, Settings};
 use crate::db::models::registration;
 use crate::db::DbConn;
+use crate::db::StoredInstant;
 use crate::metrics::Metrics;
 
 /// What one cleanup job walks and does (SPEC §6).
@@ -25,10 +26,14 @@ pub trait CleanupRule: Send + Sync + 'static {
     fn for_slice(deps: &JobDeps) -> Self;
     /// Whether a citizen with this answer is acted on.
     fn applies_to(&self, p: &PersonStatus) -> bool;
+    /// Whether a citizen is kept only because PersonInformation gave no status date.
+    fn kept_without_date(&self, _p: &PersonStatus) -> bool {
+        false
+    }
     /// The next `limit` CPR numbers of the walk after `after` (keyset, CPR order).
-    fn next_cprs(conn: &mut DbConn, after: &str, run_time: NaiveDateTime, limit: usize) -> QueryResult<Vec<String>>;
+    fn next_cprs(conn: &mut DbConn, after: &str, run_time: StoredInstant, limit: usize) -> QueryResult<Vec<String>>;
     /// Acts on these citizens; returns the rows changed.
-    fn act(conn: &mut DbConn, cprs: &[String], run_time: NaiveDateTime) -> QueryResult<usize>;
+    fn act(conn: &mut DbConn, cprs: &[String], run_time: StoredInstant) -> QueryResult<usize>;
     /// Counts what was done in the node's metrics.
     fn count(metrics: &Metrics, citizens: usize, rows: usize);
 }
@@ -59,11 +64,15 @@ impl CleanupRule for Deceased {
         p.status == CprStatus::Dead90 && p.status_date.is_some_and(|d| d <= self.cutoff)
     }
 
-    fn next_cprs(conn: &mut DbConn, after: &str, _: NaiveDateTime, limit: usize) -> QueryResult<Vec<String>> {
+    fn kept_without_date(&self, p: &PersonStatus) -> bool {
+        p.status == CprStatus::Dead90 && p.status_date.is_none()
+    }
+
+    fn next_cprs(conn: &mut DbConn, after: &str, _: StoredInstant, limit: usize) -> QueryResult<Vec<String>> {
         registration::next_cprs_with_data(conn, after, limit)
     }
 
-    fn act(conn: &mut DbConn, cprs: &[String], _: NaiveDateTime) -> QueryResult<usize> {
+    fn act(conn: &mut DbConn, cprs: &[String], _: StoredInstant) -> QueryResult<usize> {
         let (registrations, letters) = registration::delete_all_for(conn, cprs)?;
         Ok(registrations + letters)
     }
@@ -94,11 +103,11 @@ impl CleanupRule for Emigrated {
         p.status == CprStatus::Emigrated80
     }
 
-    fn next_cprs(conn: &mut DbConn, after: &str, run_time: NaiveDateTime, limit: usize) -> QueryResult<Vec<String>> {
+    fn next_cprs(conn: &mut DbConn, after: &str, run_time: StoredInstant, limit: usize) -> QueryResult<Vec<String>> {
         registration::next_cprs_with_active_registration(conn, after, run_time, limit)
     }
 
-    fn act(conn: &mut DbConn, cprs: &[String], run_time: NaiveDateTime) -> QueryResult<usize> {
+    fn act(conn: &mut DbConn, cprs: &[String], run_time: StoredInstant) -> QueryResult<usize> {
         registration::close_active(conn, cprs, run_time)
     }
 

@@ -73,6 +73,16 @@ impl JobFactory for NotificationJob {
             start,
             today,
             in_flight: deps.settings.digital_post.max_per_route.max(1),
+            // A send operation: send.limit letters, in_flight at a time, each within the timeout.
+            operation_timeout: deps.settings.digital_post.connect_timeout.saturating_mul(
+                u32::try_from(
+                    settings
+                        .send_limit
+                        .div_ceil(deps.settings.digital_post.max_per_route.max(1)),
+                )
+                .unwrap_or(u32::MAX)
+                .max(1),
+            ),
             client: deps.digital_post.clone(),
             stamdata: deps.db.stamdata().clone(),
             metrics: deps.metrics.clone(),
@@ -90,6 +100,7 @@ pub struct NotificationJob {
     start: NaiveDate,
     today: NaiveDate,
     in_flight: usize,
+    operation_timeout: Duration,
     client: DigitalPostClient,
     stamdata: Db,
     metrics: Arc<Metrics>,
@@ -149,6 +160,18 @@ impl Job for NotificationJob {
 
     fn processed(&self) -> i64 {
         self.sent + self.rejected
+    }
+
+    fn operation_timeout(&self) -> Duration {
+        self.operation_timeout
+    }
+
+    fn figures_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut figures = serde_json::Map::new();
+        figures.insert("datesCompleted".into(), self.dates_completed.into());
+        figures.insert("sent".into(), self.sent.into());
+        figures.insert("rejected".into(), self.rejected.into());
+        figures
     }
 
     fn figures(&self) -> String {

@@ -9,7 +9,7 @@ use crate::clients::digital_post::{DigitalPostClient, Letter, SendOutcome};
 use crate::cpr::Cpr;
 use crate::db::models::notification::{self, DateRow, LetterRow};
 use crate::db::models::{stored, LetterStatus, Service};
-use crate::engine::{CursorChange, JobError, Slice, Step};
+use crate::engine::{CursorChange, JobError, Slice, Step, StopSignal};
 
 /// `ErrorMessage` of a letter whose stored CPR is not 10 digits (never sent).
 const UNUSABLE_CPR: &str = "Rækken har ikke et gyldigt CPR-nummer (10 cifre), så brevet blev ikke sendt";
@@ -72,10 +72,17 @@ impl NotificationJob {
         }
         let client = self.client.clone();
         let down = AtomicBool::new(false);
+        let lost = slice.lease_lost();
         let fates: Vec<(i64, String, Fate)> = futures_util::stream::iter(batch.iter())
             .map(|row| {
-                let (client, down) = (&client, &down);
-                async move { (row.id, row.message_id.clone(), send_one(client, down, row).await) }
+                let (client, down, lost) = (&client, &down, &lost);
+                async move {
+                    (
+                        row.id,
+                        row.message_id.clone(),
+                        send_one(client, (down, lost), row).await,
+                    )
+                }
             })
             .buffer_unordered(self.in_flight)
             .collect()
@@ -115,12 +122,16 @@ impl NotificationJob {
                 Ok(())
             })
             .await;
-        // The failures happened whatever became of the commit: record them either way.
+        // A rejection is about that letter, not the adapter: an Error row for the operator, no
+        // ErrorEvent (SPEC §6). The adapter's failure happened whatever became of the commit.
         for (_, message_id, reason) in &rejected {
-            let message = format!("Digital Post Adapter afviste brevet med MessageId {message_id}: {reason}");
-            crate::jobs::record_service_error(slice, &self.metrics, Service::DigitalPost, &message).await?;
+            log::warn!("{NOTIFICATION}: the Digital Post Adapter rejected letter {message_id}: {reason}");
         }
+        let letters = &self.metrics.letters_sent;
+        letters.with_label_values(&["accepted"]).inc_by(accepted.len() as u64);
+        letters.with_label_values(&["rejected"]).inc_by(rejected.len() as u64);
         if let Some(reason) = &unavailable {
+            letters.with_label_values(&["unavailable"]).inc();
             crate::jobs::record_service_error(slice, &self.metrics, Service::DigitalPost, reason).await?;
         }
         committed?;
@@ -145,9 +156,10 @@ impl NotificationJob {
     }
 }
 
-/// Sends one letter unless the adapter was already found unavailable in this batch.
-async fn send_one(client: &DigitalPostClient, down: &AtomicBool, row: &LetterRow) -> Fate {
-    if down.load(Ordering::Relaxed) {
+/// Sends one letter unless the adapter was already found unavailable in this batch or the
+/// slice has lost its lease (then the letter is not handled: it stays for the lease holder).
+async fn send_one(client: &DigitalPostClient, (down, lost): (&AtomicBool, &StopSignal), row: &LetterRow) -> Fate {
+    if down.load(Ordering::Relaxed) || lost.is_raised() {
         return Fate::NotHandled(None);
     }
     let Ok(cpr) = Cpr::parse(row.cpr.trim()) else {

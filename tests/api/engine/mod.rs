@@ -14,8 +14,10 @@ use odr_operations::engine::{commit_fenced, CursorChange, Job, JobError, Lease, 
 use odr_operations::jobs::{JobDeps, JobFactory};
 use odr_operations::web::jobs::start;
 
+mod lease;
+
 use crate::both_backends;
-use crate::helpers::{spawn_with, test_db, Backend, Spawn, TestApp, TestDb, TestDbExt};
+use crate::fixture::{count, spawn_with, test_db, Backend, Spawn, TestApp, TestDb, TestDbExt};
 
 const JOB: &str = "TestCounterJob";
 const START: &str = "/test/counter/start";
@@ -44,6 +46,7 @@ struct Script {
 /// primary key makes a repeated unit fail loudly.
 struct CounterJob {
     budget: Duration,
+    operation_timeout: Duration,
     script: Option<Script>,
     done: i64,
 }
@@ -52,6 +55,8 @@ impl JobFactory for CounterJob {
     fn create(deps: &JobDeps) -> Result<CounterJob, String> {
         Ok(CounterJob {
             budget: deps.settings.deceased.desired_duration,
+            // The test's stand-in for "one operation's own timeout".
+            operation_timeout: deps.settings.person_information.connect_timeout,
             script: None,
             done: 0,
         })
@@ -130,6 +135,10 @@ impl Job for CounterJob {
     fn figures(&self) -> String {
         format!("{} units", self.done)
     }
+
+    fn operation_timeout(&self) -> Duration {
+        self.operation_timeout
+    }
 }
 
 /// Creates the test job's tables and script.
@@ -155,13 +164,6 @@ struct Txt {
     t: Option<String>,
 }
 
-fn number(db: &TestDb, sql: &str) -> i64 {
-    sql_query(sql)
-        .get_result::<Num>(&mut db.conn())
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .n
-}
-
 fn units(db: &TestDb) -> Vec<i64> {
     sql_query("SELECT Unit AS n FROM TestEffect ORDER BY Unit")
         .load::<Num>(&mut db.conn())
@@ -181,16 +183,18 @@ fn cursor(db: &TestDb) -> Option<String> {
 }
 
 async fn node(db: &TestDb, name: &str, budget: &str) -> TestApp {
-    spawn_with(
-        db,
-        Spawn {
-            properties: format!("deletion.desired.execution.duration.deceased={budget}"),
-            node: Some(name.to_string()),
-            extra_routes: Some(test_routes),
-            ..Default::default()
-        },
-    )
-    .await
+    node_with(db, name, budget, Spawn::default()).await
+}
+
+/// A node serving the test job, with more spawn options.
+async fn node_with(db: &TestDb, name: &str, budget: &str, mut spawn: Spawn) -> TestApp {
+    spawn.properties = format!(
+        "deletion.desired.execution.duration.deceased={budget}\n{}",
+        spawn.properties
+    );
+    spawn.node = Some(name.to_string());
+    spawn.extra_routes = Some(test_routes);
+    spawn_with(db, spawn).await
 }
 
 async fn start_call(app: &TestApp) -> String {
@@ -231,12 +235,12 @@ async fn the_budget_pauses_after_the_crossing_operation_and_the_next_call_resume
     assert!(calls >= 4, "12 units of 40 ms need several 100 ms slices, took {calls}");
     assert_eq!(units(&db), (1..=12).collect::<Vec<_>>(), "each unit exactly once");
     assert_eq!(cursor(&db), None, "the finished pass resets the cursor");
-    assert_eq!(number(&db, "SELECT Peak AS n FROM TestGauge"), 1);
-    let finished = number(
+    assert_eq!(count(&db, "SELECT Peak AS n FROM TestGauge"), 1);
+    let finished = count(
         &db,
         &format!("SELECT COUNT(*) AS n FROM JobRun WHERE JobName = '{JOB}' AND Outcome = 'Finished'"),
     );
-    let paused = number(
+    let paused = count(
         &db,
         &format!("SELECT COUNT(*) AS n FROM JobRun WHERE JobName = '{JOB}' AND Outcome = 'Paused'"),
     );
@@ -281,11 +285,11 @@ async fn fifty_concurrent_calls_on_two_nodes_never_run_two_slices_at_once(backen
     }
     assert_eq!(units(&db), (1..=40).collect::<Vec<_>>(), "each unit exactly once");
     assert_eq!(
-        number(&db, "SELECT Peak AS n FROM TestGauge"),
+        count(&db, "SELECT Peak AS n FROM TestGauge"),
         1,
         "never two slices at once"
     );
-    let recorded_skips = number(
+    let recorded_skips = count(
         &db,
         &format!("SELECT COUNT(*) AS n FROM JobRun WHERE JobName = '{JOB}' AND Outcome = 'Skipped'"),
     );
@@ -371,6 +375,7 @@ async fn the_lease_uses_the_database_clock_so_a_skewed_node_cannot_steal_it(back
             node: Some("ahead".into()),
             clock_offset: Some(chrono::Duration::minutes(30)),
             extra_routes: Some(test_routes),
+            ..Spawn::default()
         },
     )
     .await;
@@ -484,7 +489,7 @@ async fn start_urls_need_the_bearer_token_when_one_is_set(backend: Backend) {
         let body = res.text().await.unwrap();
         assert_eq!(body, "TestCounterJob: not started: the start URL needs the header Authorization: Bearer <operations.start.token>.\n");
     }
-    assert_eq!(number(&db, "SELECT COUNT(*) AS n FROM JobRun"), 0, "nothing ran");
+    assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM JobRun"), 0, "nothing ran");
     let res = app
         .client
         .get(&url)
@@ -511,6 +516,7 @@ async fn job_run_history_keeps_the_newest_1000_per_job(backend: Backend) {
         outcome: Outcome::Paused,
         processed: 0,
         error_message: None,
+        figures: None,
     };
     job_run::insert(&mut conn, &other).unwrap();
     for i in 0..1005 {
@@ -522,25 +528,26 @@ async fn job_run_history_keeps_the_newest_1000_per_job(backend: Backend) {
             outcome: Outcome::Paused,
             processed: i,
             error_message: None,
+            figures: None,
         };
         job_run::insert(&mut conn, &run).unwrap();
     }
     assert_eq!(
-        number(
+        count(
             &db,
             &format!("SELECT COUNT(*) AS n FROM JobRun WHERE JobName = '{JOB}'")
         ),
         1000
     );
     assert_eq!(
-        number(
+        count(
             &db,
             &format!("SELECT MIN(Processed) AS n FROM JobRun WHERE JobName = '{JOB}'")
         ),
         5
     );
     assert_eq!(
-        number(&db, "SELECT COUNT(*) AS n FROM JobRun WHERE JobName = 'OtherJob'"),
+        count(&db, "SELECT COUNT(*) AS n FROM JobRun WHERE JobName = 'OtherJob'"),
         1,
         "other jobs untouched"
     );
@@ -584,7 +591,7 @@ async fn a_deleted_lock_row_is_recreated_with_tokens_above_every_old_one(backend
     // An operator deletes the row (the runbook says not to).
     db.execute(&format!("DELETE FROM JobLock WHERE JobName = '{JOB}'"));
     assert!(start_call(&app).await.starts_with("TestCounterJob: Finished"));
-    let token = number(&db, &format!("SELECT Token AS n FROM JobLock WHERE JobName = '{JOB}'"));
+    let token = count(&db, &format!("SELECT Token AS n FROM JobLock WHERE JobName = '{JOB}'"));
     assert!(
         token > 1_000_000_000_000_000,
         "tokens restart far above the old ones: {token}"

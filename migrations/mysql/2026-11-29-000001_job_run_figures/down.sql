@@ -1,0 +1,1 @@
+ALTER TABLE JobRun DROP COLUMN Figures;
