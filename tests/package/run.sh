@@ -179,6 +179,24 @@ setprop() {
   fi
 }
 
+# dpkg ARGS...: dpkg, waiting (at most 120 s) while another process holds its lock (apt on a
+# shared machine).
+dpkg() {
+  local i out rc
+  for i in $(seq 1 120); do
+    rc=0
+    out=$(command dpkg "$@" 2>&1) || rc=$?
+    if [ $rc -ne 0 ] && grep -qE 'dpkg (frontend )?lock|database is locked' <<<"$out"; then
+      sleep 1
+      continue
+    fi
+    [ -z "$out" ] || printf '%s\n' "$out"
+    return $rc
+  done
+  printf '%s\n' "$out"
+  return $rc
+}
+
 # ---------------------------------------------------------------- prerequisites
 
 with_policy_rc() { # runs "$@" with services kept from starting by package scripts
@@ -191,8 +209,20 @@ with_policy_rc() { # runs "$@" with services kept from starting by package scrip
   return $rc
 }
 
-ensure_tools() {
+# cargo-deb, before anything is installed with apt: mysqlclient-sys's build script reruns when
+# /usr/lib/x86_64-linux-gnu changes, so a package installed before `cargo deb` would make it
+# recompile the release build that the reliability suite has just made.
+ensure_cargo_deb() {
   [ "$(id -u)" = 0 ] || { echo "run as root (dpkg -i, a system user)" >&2; exit 2; }
+  if [ -z "${PACKAGE_DEB:-}" ] && ! cargo deb --version >/dev/null 2>&1; then
+    echo "installing cargo-deb (cargo install --locked cargo-deb)"
+    local t=$SECONDS
+    cargo install --locked --quiet cargo-deb
+    echo "cargo-deb installed in $((SECONDS - t)) s"
+  fi
+}
+
+ensure_tools() {
   local missing=()
   [ -x $PLUGINS/check_http ] || missing+=(monitoring-plugins-basic)
   command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
@@ -206,18 +236,12 @@ ensure_tools() {
     echo "installing ${missing[*]} from Debian"
     export DEBIAN_FRONTEND=noninteractive
     # The suite runs its own prometheus and nginx: keep the packages from starting theirs.
-    with_policy_rc apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+    with_policy_rc apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
       apt-get update -qq
-      with_policy_rc apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+      with_policy_rc apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     }
   fi
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-  if [ -z "${PACKAGE_DEB:-}" ] && ! cargo deb --version >/dev/null 2>&1; then
-    echo "installing cargo-deb (cargo install --locked cargo-deb)"
-    local t=$SECONDS
-    cargo install --locked --quiet cargo-deb
-    echo "cargo-deb installed in $((SECONDS - t)) s"
-  fi
   # nagios4 -v checks the object file; only its binary is needed, unpacked here, not installed.
   local cache=$ROOT/target/package-tools
   mkdir -p "$cache"
@@ -1098,11 +1122,14 @@ remove_and_purge() {
 
 main() {
   local t0=$SECONDS
-  ensure_tools
+  ensure_cargo_deb
   TOOLS_SECONDS=$((SECONDS - t0))
   declare -gA GAUGE=()
   BUILD_SECONDS=0
   build_package
+  t0=$SECONDS
+  ensure_tools
+  TOOLS_SECONDS=$((TOOLS_SECONDS + SECONDS - t0))
   check_deb
   install_package
   check_unit
