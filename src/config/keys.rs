@@ -74,6 +74,9 @@ keys! {
     DECEASED_PI_BATCH = "personinformation.batchsize.deceased",
         Some("100"),
         "CPR numbers per PersonInformation request in OrganDonorDeceasedCleanup.";
+    DECEASED_MAX_AGE = "deletion.alarm.maxage.deceased",
+        Some("P2D"),
+        "The alarm page reports OrganDonorDeceasedCleanup when its last working slice is older than this (ISO-8601; empty: off).";
     EMIGRATED_BUDGET = "deletion.desired.execution.duration.emigrated",
         Some("PT20S"),
         "Time budget of one slice of OrganDonorEmigratedCleanup, checked after each operation.";
@@ -83,6 +86,9 @@ keys! {
     EMIGRATED_PI_BATCH = "personinformation.batchsize.emigrated",
         Some("1000"),
         "CPR numbers per PersonInformation request in OrganDonorEmigratedCleanup.";
+    EMIGRATED_MAX_AGE = "deletion.alarm.maxage.emigrated",
+        Some("P2D"),
+        "The alarm page reports OrganDonorEmigratedCleanup when its last working slice is older than this (ISO-8601; empty: off).";
     NOTIFICATION_START_DATE = "digitalpost.notification.odr.startdate",
         None,
         "First notification date (YYYY-MM-DD); the notification job sends nothing until it is set.";
@@ -113,6 +119,9 @@ keys! {
     NOTIFICATION_ALARM_PERIOD = "digitalpost.notification.odr.alarm.date.period",
         Some("P3D"),
         "How far the newest completed notification date may lag before the alarm page reports it (whole days).";
+    NOTIFICATION_MAX_AGE = "digitalpost.notification.odr.alarm.maxage",
+        Some("P2D"),
+        "The alarm page reports OrganDonorNotification when its last working slice is older than this (ISO-8601; empty: off).";
     JNDI_NAME = "datasource.odr.jndi-name",
         Some("java:jboss/datasources/ODR-DS"),
         "Name of the ODR datasource, used only in alarm texts.";
@@ -137,6 +146,9 @@ keys! {
     START_TOKEN = "operations.start.token",
         None,
         "If set, start URLs require the header Authorization: Bearer <token>.";
+    DASHBOARD_ENABLED = "dashboard.enabled",
+        Some("true"),
+        "Serve the read-only HTML dashboard at /odr-operations/ (true/false).";
     LOGGING_CONFIG = "logging.config",
         Some("log4rs.yaml"),
         "log4rs configuration file; if missing, the application logs to the console only.";

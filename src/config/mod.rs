@@ -83,6 +83,17 @@ pub struct CleanupSettings {
     pub batch_size: usize,
     /// CPR numbers per PersonInformation request.
     pub personinformation_batch_size: usize,
+    /// The stale-job alarm: the longest time since the last working slice (None: off).
+    pub max_age: Option<MaxAge>,
+}
+
+/// How old a job's last working slice may be before the alarm page reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaxAge {
+    /// The limit.
+    pub duration: Duration,
+    /// As written in the properties (the alarm line quotes it, e.g. `P2D`).
+    pub text: String,
 }
 
 /// The four letter templates.
@@ -115,6 +126,8 @@ pub struct NotificationSettings {
     pub templates: Templates,
     /// Allowed lag of the newest completed date, in days.
     pub alarm_period_days: u32,
+    /// The stale-job alarm of the notification job (None: off).
+    pub max_age: Option<MaxAge>,
 }
 
 /// Database settings.
@@ -157,6 +170,8 @@ pub struct Settings {
     pub timezone: Tz,
     /// Bearer token for start URLs.
     pub start_token: Option<Secret>,
+    /// Whether the HTML dashboard is served.
+    pub dashboard_enabled: bool,
     /// log4rs configuration file.
     pub logging_config: PathBuf,
     /// Warnings found while reading (unknown keys), logged once logging is up.
@@ -215,11 +230,12 @@ impl Settings {
                 errorcount_duration: r.fixed_duration(window)?,
             })
         };
-        let cleanup = |budget, batch, pi_batch| {
+        let cleanup = |budget, batch, pi_batch, max_age| {
             Ok::<_, ConfigError>(CleanupSettings {
                 desired_duration: r.fixed_duration(budget)?,
                 batch_size: r.positive(batch)?,
                 personinformation_batch_size: r.positive(pi_batch)?,
+                max_age: r.max_age(max_age)?,
             })
         };
         let notification = NotificationSettings {
@@ -235,6 +251,7 @@ impl Settings {
                 physical_decided: r.text(&TEMPLATE_PHYSICAL_DECIDED)?,
             },
             alarm_period_days: r.whole_days(&NOTIFICATION_ALARM_PERIOD)?,
+            max_age: r.max_age(&NOTIFICATION_MAX_AGE)?,
         };
         let database = DatabaseSettings {
             url: r.db_url(&ODR_URL)?,
@@ -264,14 +281,20 @@ impl Settings {
                 &DP_ERROR_TOLERANCE,
                 &DP_ERROR_WINDOW,
             )?,
-            deceased: cleanup(&DECEASED_BUDGET, &DECEASED_BATCH, &DECEASED_PI_BATCH)?,
+            deceased: cleanup(&DECEASED_BUDGET, &DECEASED_BATCH, &DECEASED_PI_BATCH, &DECEASED_MAX_AGE)?,
             deceased_save: r.period(&DECEASED_SAVE)?,
-            emigrated: cleanup(&EMIGRATED_BUDGET, &EMIGRATED_BATCH, &EMIGRATED_PI_BATCH)?,
+            emigrated: cleanup(
+                &EMIGRATED_BUDGET,
+                &EMIGRATED_BATCH,
+                &EMIGRATED_PI_BATCH,
+                &EMIGRATED_MAX_AGE,
+            )?,
             notification,
             database,
             server_bind: r.socket_addr(&SERVER_BIND)?,
             timezone: r.timezone(&TIMEZONE)?,
             start_token: r.raw(&START_TOKEN).map(|t| Secret(t.to_string())),
+            dashboard_enabled: r.boolean(&DASHBOARD_ENABLED)?,
             logging_config: PathBuf::from(r.text(&LOGGING_CONFIG)?),
             warnings,
         })

@@ -170,6 +170,17 @@ impl Reader<'_> {
         }
     }
 
+    /// An optional limit such as `P2D`: the default when the key is absent, off when it is
+    /// present and empty.
+    pub fn max_age(&self, key: &KeyDef) -> Result<Option<super::MaxAge>, ConfigError> {
+        if self.values.get(key.name).is_some_and(|v| v.is_empty()) {
+            return Ok(None);
+        }
+        let duration = self.fixed_duration(key)?;
+        let text = self.text(key)?;
+        Ok(Some(super::MaxAge { duration, text }))
+    }
+
     /// A duration without years or months, e.g. `PT20S`.
     pub fn fixed_duration(&self, key: &KeyDef) -> Result<Duration, ConfigError> {
         let (v, d) = self.iso(key, "PT20S")?;

@@ -103,6 +103,9 @@ pub struct Slice {
     state: JobState,
     started: DateTime<Utc>,
     lost: StopSignal,
+    /// When the slice started (monotonic) and its budget: the engine's stop rule.
+    budget: (Instant, Duration),
+    shutdown: StopSignal,
 }
 
 impl Slice {
@@ -140,6 +143,13 @@ impl Slice {
     /// external call (check it before each one, also inside concurrent sends).
     pub fn lease_lost(&self) -> StopSignal {
         self.lost.clone()
+    }
+
+    /// Whether the slice stops after the operation now running (budget spent, shutdown, lease
+    /// lost): an operation that prepares work for the next one can hand it back instead.
+    pub fn ends_after_this_operation(&self) -> bool {
+        let (started, budget) = self.budget;
+        started.elapsed() >= budget || self.shutdown.is_raised() || self.lost.is_raised()
     }
 
     /// `Err(LeaseLost)` once the heartbeat has found the lease lost.
@@ -400,6 +410,8 @@ async fn run_operations<J: Job>(
         state,
         started: started_at,
         lost,
+        budget: (started, budget),
+        shutdown: ctx.shutdown.clone(),
     };
     loop {
         // A panicking operation is a failed slice, not a lost lease: its transaction was rolled back.

@@ -3,8 +3,10 @@
 pub mod alarm;
 pub mod detail;
 pub mod jobs;
+pub mod metrics;
 pub mod notification_alarm;
 pub mod request_id;
+pub mod stale;
 pub mod state;
 pub mod status;
 pub mod texts;
@@ -42,7 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     page(cfg, NOTIFICATION_STATUS, status::notification);
     page(cfg, SLETTEJOB_ALARM, alarm::slettejob);
     page(cfg, NOTIFICATION_ALARM, notification_alarm::notification);
-    page(cfg, METRICS, status::metrics);
+    page(cfg, METRICS, metrics::metrics);
     // Start URLs answer GET only: a HEAD probe must not run a slice.
     cfg.service(get_resource(DECEASED_START).route(web::get().to(jobs::start::<DeceasedCleanup>)))
         .service(get_resource(EMIGRATED_START).route(web::get().to(jobs::start::<EmigratedCleanup>)))

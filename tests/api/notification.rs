@@ -1151,3 +1151,64 @@ async fn a_date_set_back_to_pending_is_extracted_again_without_a_second_letter(b
     env.stop().await;
 }
 both_backends!(a_date_set_back_to_pending_is_extracted_again_without_a_second_letter);
+
+/// While a batch is out at the adapter, the next one is already claimed (InProgress), so the
+/// window never waits for the two commits; a slice that stops hands its claimed batch back.
+async fn the_next_batch_is_claimed_while_the_current_one_is_out(backend: Backend) {
+    let props = "digitalpost.notification.odr.send.limit=3\ndigitalpost.default.max.connections.per.route=3";
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", props).await else {
+        return;
+    };
+    let (db, fake, app) = (&env.db, &env.dp, &env.app);
+    let cprs: Vec<String> = (1..=9).map(|i| format!("08120848{i:02}")).collect();
+    db.execute(&cprs.iter().map(|c| person(c, "2008-12-08", "01")).collect::<String>());
+    fake.gate().hold_all();
+    let (client, url) = (app.client.clone(), format!("{}{START}", app.address));
+    let slice = tokio::spawn(async move { client.get(url).send().await.unwrap().text().await.unwrap() });
+    fake.gate().wait_for_waiting(3).await;
+    let in_progress = || {
+        count(
+            db,
+            "SELECT COUNT(*) AS n FROM NotificationPerson WHERE Status = 'InProgress'",
+        )
+    };
+    for _ in 0..400 {
+        if in_progress() == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(in_progress(), 6, "the next batch is claimed while the first is out");
+    assert_eq!(fake.gate().waiting(), 3, "and the first batch is still at the adapter");
+    fake.gate().release();
+    let line = slice.await.unwrap();
+    assert_eq!(
+        summary(&line),
+        format!("1 dates completed, 9 letters sent, 0 rejected{ALL_DONE}")
+    );
+    assert_eq!(fake.letters().len(), 9);
+    env.stop().await;
+
+    // A slice whose budget ends after a batch hands the batch it claimed meanwhile back.
+    let props = format!("{props}\ndigitalpost.notification.odr.send.desired.execution.duration=PT0.001S");
+    let Some(env) = env_at(backend, Some("2026-11-24"), "2026-11-24", &props).await else {
+        return;
+    };
+    let (db, app) = (&env.db, &env.app);
+    db.execute(&cprs.iter().map(|c| person(c, "2008-12-08", "01")).collect::<String>());
+    let extracted = app.start(START).await;
+    assert!(extracted.contains(": Paused after "), "{extracted}");
+    let line = app.start(START).await;
+    assert!(
+        line.contains("; 0 dates completed, 3 letters sent, 0 rejected; next call resumes."),
+        "{line}"
+    );
+    let statuses: Vec<String> = letters(db).into_iter().map(|l| l.status).collect();
+    assert_eq!(
+        statuses,
+        ["Sent", "Sent", "Sent", "Pending", "Pending", "Pending", "Pending", "Pending", "Pending"],
+        "nothing left InProgress between slices"
+    );
+    env.stop().await;
+}
+both_backends!(the_next_batch_is_claimed_while_the_current_one_is_out);

@@ -272,12 +272,14 @@ async fn every_status_and_alarm_page_answers_detailed_json(backend: Backend) {
             ("DBHealthIndicator", "OK"),
             ("StackedOperationsService (OrganDonorDeceasedCleanup)", "ALARM"),
             ("StackedOperationsService (OrganDonorEmigratedCleanup)", "OK"),
+            ("StaleJobIndicator (OrganDonorDeceasedCleanup)", "OK"),
+            ("StaleJobIndicator (OrganDonorEmigratedCleanup)", "OK"),
             ("PersonInformationHealthIndicator", "ALARM"),
             ("DeceasedWithoutStatusDate", "OK"),
         ]
         .map(|(a, b)| (a.to_string(), b.to_string()))
     );
-    let pi = &json["indicators"][3];
+    let pi = &json["indicators"][5];
     assert_eq!(pi["figures"]["errorsInWindow"], 12);
     assert_eq!(pi["figures"]["tolerance"], 0);
     assert_eq!(
@@ -299,6 +301,7 @@ async fn every_status_and_alarm_page_answers_detailed_json(backend: Backend) {
         [
             "DBHealthIndicator",
             "StackedOperationsService (OrganDonorNotification)",
+            "StaleJobIndicator (OrganDonorNotification)",
             "NewestNotificationHealthIndicator",
             "StatusNotificationHealthIndicator",
             "ErrorNotificationHealthIndicator",
@@ -307,7 +310,7 @@ async fn every_status_and_alarm_page_answers_detailed_json(backend: Backend) {
         ]
     );
     // The PersonInformation errors alarm the notification page too (the indicator is shared).
-    assert_eq!(json["indicators"][5]["state"], "ALARM");
+    assert_eq!(json["indicators"][6]["state"], "ALARM");
     assert_eq!(json["indicators"][1]["state"], "OK");
     assert_eq!(json["status"], 500);
 

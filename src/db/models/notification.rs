@@ -200,13 +200,21 @@ pub fn insert_letters(conn: &mut DbConn, rows: &[NewLetter]) -> QueryResult<usiz
     crate::db::dialect::insert_batch!(conn, p::notification_person, rows)
 }
 
-/// Takes up to `limit` letters of date `date_id` that are Pending or were left InProgress by a
-/// dead slice, marks them InProgress and returns them as they were before (lowest id first).
-/// Run inside the fenced commit, so selecting and marking are one transaction.
-pub fn claim(conn: &mut DbConn, date_id: i64, limit: usize, now: StoredInstant) -> QueryResult<Vec<LetterRow>> {
+/// Takes up to `limit` letters of date `date_id` with an id above `after_id` that are Pending or
+/// were left InProgress by a dead slice, marks them InProgress and returns them as they were
+/// before (lowest id first). Run inside the fenced commit, so selecting and marking are one
+/// transaction. `after_id` lets a slice claim its next batch while the current one (lower ids,
+/// InProgress) is being sent.
+pub fn claim(
+    conn: &mut DbConn,
+    date_id: i64,
+    (after_id, limit): (i64, usize),
+    now: StoredInstant,
+) -> QueryResult<Vec<LetterRow>> {
     let open = [LetterStatus::Pending.as_str(), LetterStatus::InProgress.as_str()];
     let rows: Vec<LetterRow> = p::notification_person
         .filter(p::notification_date_id.eq(date_id))
+        .filter(p::id.gt(after_id))
         .filter(p::status.eq_any(open))
         .order(p::id)
         .limit(i64::try_from(limit).unwrap_or(i64::MAX))

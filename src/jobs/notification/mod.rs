@@ -90,6 +90,7 @@ impl JobFactory for NotificationJob {
             sent: 0,
             rejected: 0,
             held: None,
+            next_batch: None,
         })
     }
 }
@@ -109,6 +110,8 @@ pub struct NotificationJob {
     rejected: i64,
     /// Set when the current date waits for an operator: the date and what holds it.
     held: Option<String>,
+    /// The batch claimed while the previous one was sent: (date id, letters).
+    next_batch: Option<(i64, Vec<notification::LetterRow>)>,
 }
 
 impl Job for NotificationJob {

@@ -25,16 +25,15 @@ enum Fate {
 }
 
 impl NotificationJob {
-    /// Sends the next batch of date `date`, or completes it when nothing is left to send.
+    /// Sends the next batch of date `date` (claimed by the previous operation while it sent, or
+    /// now), or completes the date when nothing is left to send.
     pub(super) async fn send_or_complete(&mut self, slice: &mut Slice, date: &DateRow) -> Result<Step, JobError> {
         let (date_id, day) = (date.id, date.latest_date);
-        let limit = self.settings.send_limit;
         let now = stored(slice.clock().now());
-        let batch = slice
-            .commit(CursorChange::Keep, move |conn| {
-                Ok(notification::claim(conn, date_id, limit, now)?)
-            })
-            .await?;
+        let batch = match self.next_batch.take() {
+            Some((id, rows)) if id == date_id => rows,
+            _ => self.claim(slice, date_id, 0).await?,
+        };
         if batch.is_empty() {
             let held = slice
                 .commit(CursorChange::Keep, move |conn| {
@@ -55,43 +54,55 @@ impl NotificationJob {
             self.held = Some(format!("date {day} is held by its letters: {what}"));
             return Ok(Step::Finished);
         }
-        self.send_batch(slice, batch).await?;
+        // Claim the next batch while this one is out, so the two commits per batch leave the
+        // adapter no gap; it goes back to Pending if this slice ends after this operation.
+        let after = batch.last().map_or(0, |l| l.id);
+        let (fates, next) = {
+            let sending = send_all(&self.client, &batch, self.in_flight, slice.lease_lost());
+            let claiming = Self::claim_rows(slice, date_id, after, self.settings.send_limit);
+            tokio::join!(sending, claiming)
+        };
+        let next = next?;
+        let unavailable = fates.iter().any(|(_, _, f)| matches!(f, Fate::NotHandled(_)));
+        let give_back: Vec<i64> = if unavailable || slice.ends_after_this_operation() {
+            next.iter().map(|l| l.id).collect()
+        } else {
+            if !next.is_empty() {
+                self.next_batch = Some((date_id, next));
+            }
+            Vec::new()
+        };
+        self.record(slice, fates, give_back).await?;
         Ok(Step::Continue)
     }
 
-    /// Sends `batch` concurrently and records every outcome in one commit.
-    async fn send_batch(&mut self, slice: &mut Slice, batch: Vec<LetterRow>) -> Result<(), JobError> {
-        let resent = batch
-            .iter()
-            .filter(|l| l.status == LetterStatus::InProgress.as_str())
-            .count();
-        if resent > 0 {
-            log::info!(
-                "{NOTIFICATION}: {resent} letters left InProgress by an earlier slice are sent again with their MessageId"
-            );
-        }
-        let client = self.client.clone();
-        let down = AtomicBool::new(false);
-        let lost = slice.lease_lost();
-        let fates: Vec<(i64, String, Fate)> = futures_util::stream::iter(batch.iter())
-            .map(|row| {
-                let (client, down, lost) = (&client, &down, &lost);
-                async move {
-                    (
-                        row.id,
-                        row.message_id.clone(),
-                        send_one(client, (down, lost), row).await,
-                    )
-                }
+    /// Claims up to `send.limit` letters of the date now (one fenced commit).
+    async fn claim(&self, slice: &mut Slice, date_id: i64, after: i64) -> Result<Vec<LetterRow>, JobError> {
+        Self::claim_rows(slice, date_id, after, self.settings.send_limit).await
+    }
+
+    async fn claim_rows(slice: &mut Slice, date_id: i64, after: i64, limit: usize) -> Result<Vec<LetterRow>, JobError> {
+        let now = stored(slice.clock().now());
+        slice
+            .commit(CursorChange::Keep, move |conn| {
+                Ok(notification::claim(conn, date_id, (after, limit), now)?)
             })
-            .buffer_unordered(self.in_flight)
-            .collect()
-            .await;
+            .await
+    }
+
+    /// Records every outcome of a batch in one commit (and hands `give_back` letters, claimed
+    /// but not sent, back to Pending).
+    async fn record(
+        &mut self,
+        slice: &mut Slice,
+        fates: Vec<(i64, String, Fate)>,
+        give_back: Vec<i64>,
+    ) -> Result<(), JobError> {
         let at = stored(slice.clock().now());
         let mut accepted = Vec::new();
         let mut rejected = Vec::new();
         let mut unusable = Vec::new();
-        let mut not_handled = Vec::new();
+        let mut not_handled = give_back;
         let mut unavailable: Option<String> = None;
         for (id, message_id, fate) in fates {
             match fate {
@@ -154,6 +165,39 @@ impl NotificationJob {
             None => Ok(()),
         }
     }
+}
+
+/// Sends `batch` with at most `in_flight` letters out at once; the fate of each letter.
+async fn send_all(
+    client: &DigitalPostClient,
+    batch: &[LetterRow],
+    in_flight: usize,
+    lost: StopSignal,
+) -> Vec<(i64, String, Fate)> {
+    let resent = batch
+        .iter()
+        .filter(|l| l.status == LetterStatus::InProgress.as_str())
+        .count();
+    if resent > 0 {
+        log::info!(
+            "{NOTIFICATION}: {resent} letters left InProgress by an earlier slice are sent again with their MessageId"
+        );
+    }
+    let down = AtomicBool::new(false);
+    futures_util::stream::iter(batch.iter())
+        .map(|row| {
+            let (down, lost) = (&down, &lost);
+            async move {
+                (
+                    row.id,
+                    row.message_id.clone(),
+                    send_one(client, (down, lost), row).await,
+                )
+            }
+        })
+        .buffer_unordered(in_flight)
+        .collect()
+        .await
 }
 
 /// Sends one letter unless the adapter was already found unavailable in this batch or the
