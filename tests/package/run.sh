@@ -334,22 +334,27 @@ check_deb() {
   done
   expect_has "postinst creates the system user" "$(cat "$ctrl/postinst")" "adduser --system"
   expect_has "postinst carries cargo-deb's systemd snippet" "$(cat "$ctrl/postinst")" "deb-systemd-helper"
-  # The packaged configuration is the repo's but for the documented differences.
-  local repo_props deploy_props
-  repo_props=$(grep -E '^#?[a-z][A-Za-z.-]*=' "$ROOT/operations.properties" | grep -v '^logging\.config=')
-  deploy_props=$(grep -E '^#?[a-z][A-Za-z.-]*=' "$ROOT/deploy/operations.properties" | grep -v '^logging\.config=' |
-    grep -v '^#datasource\.odr\.url=mysql://')
-  expect_eq "deploy/operations.properties has every key and default of operations.properties" \
-    "$(diff <(echo "$repo_props") <(echo "$deploy_props") >/dev/null && echo same || diff <(echo "$repo_props") <(echo "$deploy_props") | head -5 | tr '\n' ' ')" same
+  # The packaged configuration is what deploy/sync-config.sh makes of the repo's.
+  mkdir -p "$WORK/sync"
+  if bash "$ROOT/deploy/sync-config.sh" "$WORK/sync" 2>"$WORK/sync.err"; then
+    local f
+    for f in operations.properties log4rs.yaml; do
+      if diff -u "$ROOT/deploy/$f" "$WORK/sync/$f" >"$WORK/sync.diff"; then
+        pass "deploy/$f is the repo's $f as deploy/sync-config.sh makes it"
+      else
+        fail "deploy/$f differs from the repo's $f (run: bash deploy/sync-config.sh): $(head -c 800 "$WORK/sync.diff")"
+      fi
+    done
+  else
+    fail "deploy/sync-config.sh: $(cat "$WORK/sync.err")"
+  fi
   expect_has "deploy/operations.properties: logging.config" "$(cat "$ROOT/deploy/operations.properties")" \
     $'\nlogging.config=/etc/odr-operations/log4rs.yaml'
   expect_match "deploy/operations.properties: a commented MariaDB URL placeholder" \
     "$(cat "$ROOT/deploy/operations.properties")" '^#datasource\.odr\.url=mysql://'
-  local repo_yaml deploy_yaml
-  repo_yaml=$(grep -v '^ *#' "$ROOT/log4rs.yaml")
-  deploy_yaml=$(grep -v '^ *#' "$ROOT/deploy/log4rs.yaml" | sed 's#/var/log/odr-operations/#logs/#')
-  expect_eq "deploy/log4rs.yaml is the repo's with the logs in /var/log/odr-operations" \
-    "$(diff <(echo "$repo_yaml") <(echo "$deploy_yaml") >/dev/null && echo same || diff <(echo "$repo_yaml") <(echo "$deploy_yaml") | head -5 | tr '\n' ' ')" same
+  expect_eq "deploy/log4rs.yaml: every log path under /var/log/odr-operations" \
+    "$(grep -cE '^ *(path|pattern): /var/log/odr-operations/' "$ROOT/deploy/log4rs.yaml")" \
+    "$(grep -cE '^ *(path|pattern): logs/' "$ROOT/log4rs.yaml")"
 }
 
 # ---------------------------------------------------------------- 2. install
@@ -754,6 +759,12 @@ check_gauges_ok() {
   if [ "${GAUGE[odr_job_last_run_failed]}" = 1 ]; then
     for job in "${JOBS[@]}"; do
       expect_eq "metrics OK: odr_job_last_run_failed{job=$job}" "$(gauge_value "$text" odr_job_last_run_failed "job=\"$job\"")" 0
+    done
+  fi
+  if [ "${GAUGE[odr_job_stale_limit_seconds]}" = 1 ]; then
+    for job in "${JOBS[@]}"; do
+      expect_eq "metrics OK: odr_job_stale_limit_seconds{job=$job} (the packaged default P2D)" \
+        "$(gauge_value "$text" odr_job_stale_limit_seconds "job=\"$job\"")" 172800
     done
   fi
   if [ "${GAUGE[odr_job_seconds_since_last_work]}" = 1 ]; then
