@@ -40,10 +40,10 @@ pub struct Metrics {
     pub external_errors_in_window: IntGaugeVec,
     /// The tolerance of each external service.
     pub external_error_tolerance: IntGaugeVec,
-    /// Days from the newest completed notification date (or startdate - 1) to today.
-    pub notification_lag_days: IntGauge,
-    /// The allowed lag (`digitalpost.notification.odr.alarm.date.period`).
-    pub notification_lag_limit_days: IntGauge,
+    /// Seconds (whole days) from the newest completed notification date (or startdate - 1) to today.
+    pub notification_lag_seconds: IntGauge,
+    /// The allowed lag (`digitalpost.notification.odr.alarm.date.period`), in seconds.
+    pub notification_lag_limit_seconds: IntGauge,
 }
 
 impl Metrics {
@@ -126,16 +126,16 @@ impl Metrics {
             "Failures tolerated within the window",
             "service",
         )?;
-        let notification_lag_days = IntGauge::new(
-            "notification_lag_days",
-            "Days from the newest completed notification date to today",
+        let notification_lag_seconds = IntGauge::new(
+            "notification_lag_seconds",
+            "Time (whole days) from the newest completed notification date to today",
         )?;
-        let notification_lag_limit_days = IntGauge::new(
-            "notification_lag_limit_days",
-            "Allowed lag of the newest completed notification date, in days",
+        let notification_lag_limit_seconds = IntGauge::new(
+            "notification_lag_limit_seconds",
+            "Allowed lag of the newest completed notification date",
         )?;
-        registry.register(Box::new(notification_lag_days.clone()))?;
-        registry.register(Box::new(notification_lag_limit_days.clone()))?;
+        registry.register(Box::new(notification_lag_seconds.clone()))?;
+        registry.register(Box::new(notification_lag_limit_seconds.clone()))?;
         Ok(Metrics {
             registry,
             slices,
@@ -151,8 +151,8 @@ impl Metrics {
             job_stale_limit_seconds,
             external_errors_in_window,
             external_error_tolerance,
-            notification_lag_days,
-            notification_lag_limit_days,
+            notification_lag_seconds,
+            notification_lag_limit_seconds,
         })
     }
 

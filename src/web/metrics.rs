@@ -10,6 +10,9 @@ use crate::db::models::{job_run, notification, Outcome, Service};
 use crate::db::DbError;
 use crate::jobs::{DECEASED, EMIGRATED, NOTIFICATION};
 
+/// Seconds per day: the lag is counted in whole days, exposed in the base unit.
+const DAY: i64 = 86_400;
+
 /// `GET /odr-operations/metrics`.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     refresh(&state).await;
@@ -21,6 +24,12 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 /// Sets every gauge from the database; a gauge that cannot be read keeps its last value (the
 /// database alarm tells why).
 async fn refresh(state: &AppState) {
+    // One quick look first: with the database down, every read below would wait for the pool's
+    // timeout and the scrape would outlast Prometheus's (the node would look down instead).
+    if let Err(e) = state.db().odr.ping().await {
+        log::warn!("metrics: the database does not answer ({e}); the gauges keep their last values");
+        return;
+    }
     let m = state.metrics();
     if let Ok(counts) = status::letter_counts(state).await {
         for (status, n) in counts {
@@ -69,8 +78,10 @@ async fn refresh(state: &AppState) {
         .await;
     if let Ok(newest) = newest {
         if let Some(done) = notification_alarm::finished_up_to(n.start_date, newest) {
-            m.notification_lag_days.set((state.clock().today() - done).num_days());
-            m.notification_lag_limit_days.set(i64::from(n.alarm_period_days));
+            m.notification_lag_seconds
+                .set((state.clock().today() - done).num_days() * DAY);
+            m.notification_lag_limit_seconds
+                .set(i64::from(n.alarm_period_days) * DAY);
         }
     }
 }

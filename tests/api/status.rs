@@ -104,6 +104,15 @@ async fn unreachable_database_gives_500_on_both_status_pages(backend: Backend) {
     let (code, body) = app.get_text(NOTIFICATION_STATUS).await;
     assert_eq!(code, 500);
     assert_eq!(body, format!(r#"{{"Database":"Unavailable"{}"#, app.build_facts()));
+    // Prometheus gives a scrape 10 s: /metrics must not wait for every gauge's database read.
+    let asked = std::time::Instant::now();
+    let (code, _) = app.get_text("/odr-operations/metrics").await;
+    assert_eq!(code, 200);
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
     app.stop().await;
 }
 both_backends!(unreachable_database_gives_500_on_both_status_pages);

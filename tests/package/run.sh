@@ -39,8 +39,8 @@ UNIT=/usr/lib/systemd/system/$PKG.service
 CONF=/etc/$PKG/operations.properties
 EXAMPLES=/usr/share/doc/$PKG/examples
 NEW_GAUGES=(odr_job_last_run_failed odr_job_seconds_since_last_work odr_job_stale_limit_seconds
-  odr_external_errors_in_window odr_external_error_tolerance odr_notification_lag_days
-  odr_notification_lag_limit_days)
+  odr_external_errors_in_window odr_external_error_tolerance odr_notification_lag_seconds
+  odr_notification_lag_limit_seconds)
 JOBS=(OrganDonorDeceasedCleanup OrganDonorEmigratedCleanup OrganDonorNotification)
 SLET_STATUS=/odr-operations/odr-slettejob/status
 SLET_ALARM=/odr-operations/odr-slettejob/alarm
@@ -783,13 +783,13 @@ check_gauges_ok() {
       expect_eq "metrics OK: odr_external_errors_in_window{service=$s}" "$(gauge_value "$text" odr_external_errors_in_window "service=\"$s\"")" 0
     fi
   done
-  if [ "${GAUGE[odr_notification_lag_limit_days]}" = 1 ]; then
-    expect_eq "metrics OK: odr_notification_lag_limit_days (P3D)" "$(grep '^odr_notification_lag_limit_days ' <<<"$text" | awk '{print $2}')" 3
+  if [ "${GAUGE[odr_notification_lag_limit_seconds]}" = 1 ]; then
+    expect_eq "metrics OK: odr_notification_lag_limit_seconds (P3D)" "$(grep '^odr_notification_lag_limit_seconds ' <<<"$text" | awk '{print $2}')" 259200
   fi
-  if [ "${GAUGE[odr_notification_lag_days]}" = 1 ] && [ "${GAUGE[odr_notification_lag_limit_days]}" = 1 ]; then
+  if [ "${GAUGE[odr_notification_lag_seconds]}" = 1 ] && [ "${GAUGE[odr_notification_lag_limit_seconds]}" = 1 ]; then
     local lag
-    lag=$(grep '^odr_notification_lag_days ' <<<"$text" | awk '{print $2}')
-    if awk -v l="$lag" 'BEGIN { exit !(l <= 3) }'; then pass "metrics OK: odr_notification_lag_days $lag within the limit"; else fail "metrics OK: odr_notification_lag_days $lag > 3 while the alarm page is 200"; fi
+    lag=$(grep '^odr_notification_lag_seconds ' <<<"$text" | awk '{print $2}')
+    if awk -v l="$lag" 'BEGIN { exit !(l <= 259200) }'; then pass "metrics OK: odr_notification_lag_seconds $lag within the limit"; else fail "metrics OK: odr_notification_lag_seconds $lag > 259200 while the alarm page is 200"; fi
   fi
 }
 
@@ -901,7 +901,7 @@ check_prometheus_files() {
   done
   local g
   for g in "${NEW_GAUGES[@]}"; do
-    case $g in odr_job_stale_limit_seconds | odr_job_seconds_since_last_work | odr_job_last_run_failed | odr_external_errors_in_window | odr_external_error_tolerance | odr_notification_lag_days | odr_notification_lag_limit_days)
+    case $g in odr_job_stale_limit_seconds | odr_job_seconds_since_last_work | odr_job_last_run_failed | odr_external_errors_in_window | odr_external_error_tolerance | odr_notification_lag_seconds | odr_notification_lag_limit_seconds)
       expect_has "alerts.yml uses $g" "$(cat "$d/alerts.yml")" "$g" ;;
     esac
   done
