@@ -296,7 +296,7 @@ db_name() { echo "odr_galera_sim_$1"; }
 # setup_sim "simulate args": the population in a fresh database (created through Galera node
 # 1) and the fakes; waits until every Galera node sees the database.
 setup_sim() {
-  DB=$(db_name "${SCEN//-/_}")
+  DB=$(db_name "${SCEN//-/_}${SIM_SUFFIX:-}")
   echo "$DB" >>"$DBFILE"
   # shellcheck disable=SC2086
   (cd "$SDIR" && exec "$BIN" simulate --citizens "$CITIZENS" --seed "$SEED" \
@@ -686,7 +686,7 @@ poll_pages() {
 }
 
 scenario_storm() {
-  setup_sim "--recent-dates 3 --per-date 40"
+  setup_sim "--recent-dates 3 --per-date 100"
   NODE_EXTRA="deletion.desired.execution.duration.deceased=PT1S
 deletion.desired.execution.duration.emigrated=PT1S
 digitalpost.notification.odr.send.desired.execution.duration=PT1S
@@ -696,12 +696,13 @@ deletion.batchsize.emigrated=500
 personinformation.batchsize.emigrated=250
 personinformation.defaultMaxConnectionsPerRoute=2
 digitalpost.notification.odr.send.limit=10
-digitalpost.default.max.connections.per.route=5"
+digitalpost.default.max.connections.per.route=2"
   local n
   for n in 1 2 3; do start_node "$n" "$n"; done
   start_nginx 1 2 3
+  # Slow enough that every job has work for most of the storm (about 7 letters a second).
   sim POST /pi/latency/150 >/dev/null
-  sim POST /dp/latency/100 >/dev/null
+  sim POST /dp/latency/300 >/dev/null
   snapshot
   local loops=4 dir=$SDIR/storm pdir=$SDIR/pages end i
   mkdir -p "$dir" "$pdir"
@@ -893,6 +894,9 @@ digitalpost.default.max.connections.per.route=2"
   get "$(node_url $victim)${STARTS[1]}"
   note_answer "$BODY" 0
   expect_re "service node $victim runs a slice again" "$BODY" "^$EMIGRATED: (Paused|Finished) after "
+  # The rest of the work at full speed (the latencies only made the slices long).
+  sim POST /pi/latency/0 >/dev/null
+  sim POST /dp/latency/0 >/dev/null
   DRAIN_CALLS=0
   drain "$LB" || fail "the jobs did not finish after the kill"
   archive_runs
@@ -913,14 +917,24 @@ digitalpost.default.max.connections.per.route=2"
 
 # ---------------------------------------------------------------- scenario 4: InProgress letters resent
 
-scenario_inprogress_resend() {
-  setup_sim "--recent-dates 3 --per-date 20"
+galera_state() { gq_server "$1" "show status like '$2'" 2>/dev/null | cut -f2 || true; }
+
+# resend_round MODE (restart | cutoff): a service node sends a batch (3 s per letter at the
+# fake) when its Galera node goes away: `restart` stops it cleanly (cluster.sh stop) and starts
+# it again; `cutoff` isolates it from the other two (gmcast.isolate=1: it loses quorum and
+# turns non-Primary while its clients stay connected) and lets it back (gmcast.isolate=0).
+# Either way it rejoins by IST; the letters left InProgress are resent with their MessageId.
+resend_round() {
+  local mode=$1 victim=3 g=3 n i
+  local SDIR=$SDIR/$mode
+  mkdir -p "$SDIR"
+  SIM_SUFFIX=_$mode setup_sim "--recent-dates 3 --per-date 20"
   NODE_EXTRA="digitalpost.notification.odr.send.desired.execution.duration=PT6S
 digitalpost.notification.odr.send.limit=10
 digitalpost.default.max.connections.per.route=10
 deletion.desired.execution.duration.deceased=PT2S
 deletion.desired.execution.duration.emigrated=PT2S"
-  local n victim=3 g=3 i
+  NODE_PORT=()
   for n in 1 2 3; do start_node "$n" "$n"; done
   start_nginx 1 2 3
   sim POST /dp/latency/3000 >/dev/null
@@ -933,51 +947,89 @@ deletion.desired.execution.duration.emigrated=PT2S"
   local c1=$!
   remember "$c1" curl
   lease=$(wait_lease $NOTIFICATION "$t0" 15) || true
-  expect_eq "the notification lease is held by service node $victim" "$(node_of_owner "$(cut -d'|' -f1 <<<"$lease")")" $victim
+  expect_eq "$mode: the notification lease is held by service node $victim" "$(node_of_owner "$(cut -d'|' -f1 <<<"$lease")")" $victim
   # Letters in flight: InProgress in the database and requests at the fake (3 s each).
   for i in $(seq 1 150); do
     [ "$(q "select count(*) from NotificationPerson where Status = 'InProgress'")" -gt 0 ] &&
       [ "$(dp_stat requests)" -gt "$req0" ] && break
     sleep 0.1
   done
-  q "select Cpr, MessageId from NotificationPerson where Status = 'InProgress'" | sort >"$SDIR/inprogress-at-stop.tsv"
+  q "select Cpr, MessageId from NotificationPerson where Status = 'InProgress'" | sort >"$SDIR/inprogress-at-fault.tsv"
   local inprog
-  inprog=$(wc -l <"$SDIR/inprogress-at-stop.tsv")
-  if [ "$inprog" -gt 0 ]; then pass "mid-send: $inprog letters InProgress, $(( $(dp_stat requests) - req0 )) requests at the fake"; else fail "no letters InProgress before the restart"; fi
-  log "inprogress-resend: cluster.sh stop $g (under service node $victim, $inprog letters in flight)"
-  local out
-  out=$(bash "$CLUSTER_SH" stop $g 2>&1) || true
-  sed 's/^/    /' <<<"$out"
+  inprog=$(wc -l <"$SDIR/inprogress-at-fault.tsv")
+  if [ "$inprog" -gt 0 ]; then pass "$mode: mid-send: $inprog letters InProgress, $(($(dp_stat requests) - req0)) requests at the fake"; else fail "$mode: no letters InProgress before the fault"; fi
+  local out logsize fault_at=$SECONDS
+  logsize=$(stat -c %s "${GALERA_DIR:-/var/tmp/odr-galera}/node$g/error.log" 2>/dev/null || echo 0)
+  if [ "$mode" = restart ]; then
+    log "inprogress-resend: cluster.sh stop $g (under service node $victim, $inprog letters in flight)"
+    out=$(bash "$CLUSTER_SH" stop $g 2>&1) || true
+    sed 's/^/    /' <<<"$out"
+  else
+    log "inprogress-resend: Galera node $g cut off from the cluster (gmcast.isolate=1) under service node $victim, $inprog letters in flight"
+    gq_server $g "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'"
+  fi
   wait "$c1" || true
   forget "$c1"
   local ans code
   ans=$(grep -v '^@@HTTP' "$SDIR/victim-notification" || true)
   code=$(sed -n 's/^@@HTTP //p' "$SDIR/victim-notification")
   note_answer "$ans" 1
-  expect_eq "the sending slice's start call answers HTTP 200" "$code" 200
-  expect_re "the sending slice answers Failed with the database reason" "$ans" "$DB_FAILED_RE"
+  expect_eq "$mode: the sending slice's start call answers HTTP 200" "$code" 200
+  expect_re "$mode: the sending slice answers Failed with the database reason" "$ans" "$DB_FAILED_RE"
+  figure "$mode: the sending slice answered $((SECONDS - fault_at)) s after the fault"
+  if [ "$mode" = cutoff ]; then
+    for i in $(seq 1 150); do
+      [ "$(galera_state $g wsrep_cluster_status)" = non-Primary ] && break
+      sleep 0.2
+    done
+    expect_eq "$mode: Galera node $g lost quorum" "$(galera_state $g wsrep_cluster_status)" non-Primary
+  fi
   # The adapter accepted the letters in flight; the database still says InProgress.
   local left at_fake
   q "select Cpr, MessageId from NotificationPerson where Status = 'InProgress'" | sort >"$SDIR/inprogress-left.tsv"
   left=$(wc -l <"$SDIR/inprogress-left.tsv")
-  curl -s --max-time 10 "$SIM_CONTROL/dp/letters.tsv" | cut -f1,2 | sort >"$SDIR/fake-at-stop.tsv"
-  at_fake=$(comm -12 "$SDIR/inprogress-left.tsv" "$SDIR/fake-at-stop.tsv" | wc -l)
+  curl -s --max-time 10 "$SIM_CONTROL/dp/letters.tsv" | cut -f1,2 | sort >"$SDIR/fake-at-fault.tsv"
+  at_fake=$(comm -12 "$SDIR/inprogress-left.tsv" "$SDIR/fake-at-fault.tsv" | wc -l)
   if [ "$left" -gt 0 ] && [ "$at_fake" = "$left" ]; then
-    pass "$left letters left InProgress in the database, all $at_fake already accepted by the fake"
+    pass "$mode: $left letters left InProgress in the database, all $at_fake already accepted by the fake"
   else
-    fail "letters left InProgress: $left, of them at the fake: $at_fake (expected all, and more than 0)"
+    fail "$mode: letters left InProgress: $left, of them at the fake: $at_fake (expected all, and more than 0)"
   fi
-  expect_pages_ok "while Galera node $g is down" 1 2
-  out=$(bash "$CLUSTER_SH" restart $g 2>&1) || true
-  sed 's/^/    /' <<<"$out"
-  expect_has "Galera node $g rejoins by IST" "$out" "(IST)"
+  # Cut off, the service node's connections still stand but its Galera node serves no data.
+  get "$(node_url $victim)$SLET_STATUS"
+  expect_eq "$mode: service node $victim status while its Galera node is away" "$CODE" 500
+  get "$(node_url $victim)$NOTI_ALARM"
+  expect_eq "$mode: service node $victim notification alarm while its Galera node is away" "$CODE" 500
+  expect_has "$mode: service node $victim alarm line" "$BODY" "$DB_LINE"
+  get "$(node_url $victim)${STARTS[1]}"
+  note_answer "$BODY" 1
+  expect_re "$mode: service node $victim: a start call meanwhile answers Failed with the database reason" "$BODY" "$DB_FAILED_RE"
+  expect_pages_ok "$mode: while Galera node $g is away" 1 2
+  if [ "$mode" = restart ]; then
+    out=$(bash "$CLUSTER_SH" restart $g 2>&1) || true
+    sed 's/^/    /' <<<"$out"
+  else
+    gq_server $g "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'"
+    for i in $(seq 1 300); do
+      bash "$CLUSTER_SH" status >/dev/null 2>&1 && break
+      sleep 0.2
+    done
+    out=$(bash "$CLUSTER_SH" status 2>&1) || true
+    sed 's/^/    /' <<<"$out"
+    # How it caught up: the new part of its error log.
+    if tail -c +"$((logsize + 1))" "${GALERA_DIR:-/var/tmp/odr-galera}/node$g/error.log" 2>/dev/null | grep -q 'IST received'; then
+      out+=" (IST)"
+    fi
+  fi
+  expect_has "$mode: Galera node $g rejoins by IST" "$out" "(IST)"
   local rec=000 up_at=$SECONDS
   for i in $(seq 1 150); do
     rec=$(status_code $victim 2)
     [ "$rec" = 200 ] && break
     sleep 0.2
   done
-  expect_eq "service node $victim status back to 200 by itself (same process)" "$rec" 200
+  expect_eq "$mode: service node $victim status back to 200 by itself (same process)" "$rec" 200
+  ours "${NODE_PID[$victim]}" "$(node_what $victim)" || fail "$mode: service node $victim is not the process started before the fault"
   # The failed slice could not release its lease while its database was away; the node retries
   # the release in the background (every 2 s), so the lease needs no expiry by hand.
   local freed=0
@@ -987,35 +1039,45 @@ deletion.desired.execution.duration.emigrated=PT2S"
     sleep 0.2
   done
   if [ $freed = 1 ]; then
-    pass "service node $victim released its lease by itself $((SECONDS - up_at)) s after the rejoin"
+    pass "$mode: service node $victim released its lease by itself $((SECONDS - up_at)) s after the rejoin"
   else
-    fail "the dead slice's lease is still held 20 s after the rejoin ($lease); expiring it by SQL to go on"
+    fail "$mode: the dead slice's lease is still held 20 s after the rejoin ($lease); expiring it by SQL to go on"
     q "update JobLock set LockedUntil = NOW(6) - INTERVAL 1 SECOND where JobName = '$NOTIFICATION'"
   fi
   sim POST /dp/latency/50 >/dev/null
   dup0=$(dp_stat duplicatesDropped)
   get "$(node_url $victim)${STARTS[2]}"
   note_answer "$BODY" 0
-  expect_re "service node $victim, after the recovery, sends again" "$BODY" "^$NOTIFICATION: (Paused|Finished) after "
+  expect_re "$mode: service node $victim, after the recovery, sends again" "$BODY" "^$NOTIFICATION: (Paused|Finished) after "
   local dups
   dups=$(($(dp_stat duplicatesDropped) - dup0))
-  expect_eq "resent letters dropped as duplicates by the fake (the letters left InProgress)" "$dups" "$left"
-  expect_eq "letters left InProgress after the resend" "$(q "select count(*) from NotificationPerson where Status = 'InProgress'")" 0
+  expect_eq "$mode: resent letters dropped as duplicates by the fake (= the letters left InProgress)" "$dups" "$left"
+  expect_eq "$mode: letters left InProgress after the resend" "$(q "select count(*) from NotificationPerson where Status = 'InProgress'")" 0
   DRAIN_CALLS=0
-  drain "$LB" || fail "the jobs did not finish after the restart"
+  drain "$LB" || fail "$mode: the jobs did not finish after the recovery"
   archive_runs
   OVERLAPS=0
   check_overlaps
   assert_final
   local kept
   kept=$(comm -12 "$SDIR/inprogress-left.tsv" <(cut -f1,2 "$SDIR/db-letters.tsv" | sort) | wc -l)
-  expect_eq "letters left InProgress, Completed with their MessageId" "$kept" "$left"
-  expect_pages_ok "after the recovery" 1 2 3
+  expect_eq "$mode: letters left InProgress, Completed with their MessageId" "$kept" "$left"
+  expect_pages_ok "$mode: after the recovery" 1 2 3
+  figure "$mode: $inprog letters InProgress at the fault, $left left InProgress, $dups resent and dropped as duplicates; drained in $DRAIN_CALLS calls"
+  RESENT_DUPS=$((${RESENT_DUPS:-0} + dups))
+  LOST_SUM=$((${LOST_SUM:-0} + LOST))
+  DUP_SUM=$((${DUP_SUM:-0} + DUP_LETTERS))
+  stop_recorded "$SCEN"
+}
+
+scenario_inprogress_resend() {
+  resend_round restart
+  resend_round cutoff
   expect_eq "unexpected Failed answers" "$FAILED_ANSWERS" 0
-  DUPS=$(dp_stat duplicatesDropped)
-  figure "$inprog letters InProgress at the stop, $left left InProgress, $dups resent and dropped as duplicates (total $DUPS); drained in $DRAIN_CALLS calls"
-  FIG_LOAD="1 sending slice on node $victim (3 s per letter), then drain through nginx over 3 nodes"
-  FIG_FAULTS="Galera node $g stopped mid-send and restarted (IST)"
+  LOST=$LOST_SUM
+  DUP_LETTERS=$DUP_SUM
+  FIG_LOAD="1 sending slice on node 3 per round (10 letters in flight, 3 s each), then drain through nginx over 3 nodes"
+  FIG_FAULTS="Galera node 3 restarted mid-send, then cut off (gmcast.isolate) mid-send; IST rejoins; $RESENT_DUPS resends dropped as duplicates"
 }
 
 # ---------------------------------------------------------------- runner
