@@ -14,9 +14,9 @@
 #   inprogress-resend  the Galera node under a node with letters in flight is restarted; the
 #                      letters left InProgress are resent with their MessageId and dropped as
 #                      duplicates by the fake Digital Post
-#   errorevent-conflict  two nodes on two Galera nodes record a PersonInformation failure at
-#                      once while old ErrorEvents are pruned: the conflict is retried, the
-#                      slices' reason stays PersonInformation's
+#   write-conflicts    ErrorEvent and JobRun writes that two nodes make at once while both
+#                      prune the same old rows: conflicts retried, the slices' reason stays
+#                      PersonInformation's, every call recorded in JobRun exactly once
 #
 # Usage: bash tests/galera/run.sh [scenario ...]      (default: all, in the order above)
 # Env:   GALERA_BIN             run this binary instead of `cargo build --release --features mariadb`
@@ -25,7 +25,7 @@
 #        GALERA_KEEP=1          keep the cluster running, the databases and the work dir
 #        GALERA_STORM_SECONDS   length of the storm (default 60)
 #        GALERA_STARTUP_ROUNDS  simultaneous starts (default 3)
-#        GALERA_ERROREVENT_ROUNDS  simultaneous failures in errorevent-conflict (default 25)
+#        GALERA_CONFLICT_ROUNDS simultaneous calls per part of write-conflicts (default 25)
 #        GALERA_CITIZENS        size of the seeded population (default 20000)
 #        GALERA_SEED            seed of the population (default 20260409)
 #        GALERA_DIR, GALERA_PORTS, GALERA_TIMEOUT: passed on to cluster.sh (SQL ports
@@ -526,21 +526,33 @@ assert_final() {
 
 # Non-Skipped slices of one job never overlap: JobRun's StartedAt is taken after the lease was
 # taken and EndedAt before it is released, so one lease holder's interval ends before the next
-# begins (all nodes share this machine's clock). Any overlap fails.
+# begins (all nodes share this machine's clock). Any overlap fails. Two rows of the same node
+# with the same StartedAt and EndedAt are one slice recorded twice (SPEC §4: one row per slice);
+# they are told apart from two slices at once, and both fail.
 check_overlaps() {
-  local job rows n us slices
+  local job rows n us slices same
   for job in $DECEASED $EMIGRATED $NOTIFICATION; do
-    rows=$(q "select count(*), coalesce(max(TIMESTAMPDIFF(MICROSECOND, b.StartedAt, a.EndedAt)), 0)
-              from zz_runs a join zz_runs b on a.JobName = b.JobName and a.JobRunPID <> b.JobRunPID
-                and (a.StartedAt < b.StartedAt or (a.StartedAt = b.StartedAt and a.JobRunPID < b.JobRunPID))
-                and b.StartedAt < a.EndedAt
-              where a.JobName = '$job'")
+    local pairs="from zz_runs a join zz_runs b on a.JobName = b.JobName and a.JobRunPID <> b.JobRunPID
+                 and (a.StartedAt < b.StartedAt or (a.StartedAt = b.StartedAt and a.JobRunPID < b.JobRunPID))
+                 and b.StartedAt < a.EndedAt
+               where a.JobName = '$job'"
+    local twice="a.Node = b.Node and a.StartedAt = b.StartedAt and a.EndedAt = b.EndedAt"
+    rows=$(q "select count(*), coalesce(max(TIMESTAMPDIFF(MICROSECOND, b.StartedAt, a.EndedAt)), 0) $pairs and not ($twice)")
     n=${rows%%$'\t'*} us=${rows##*$'\t'}
+    same=$(q "select count(*) $pairs and $twice")
     slices=$(q "select count(*) from zz_runs where JobName = '$job'")
     if [ "$n" = 0 ]; then
-      pass "$job: $slices slices in JobRun, no two overlap"
+      pass "$job: $slices slices in JobRun, no two at once"
     else
-      fail "$job: $n pairs of overlapping slices among $slices (largest overlap $((us / 1000)) ms)"
+      fail "$job: $n pairs of overlapping slices among $slices (largest overlap $((us / 1000)) ms):"
+      q "select a.JobRunPID, a.Node, a.StartedAt, a.EndedAt, a.Outcome, '|', b.JobRunPID, b.Node, b.StartedAt, b.EndedAt, b.Outcome
+         $pairs and not ($twice) limit 5" | sed 's/^/          /'
+    fi
+    if [ "$same" = 0 ]; then
+      pass "$job: no slice recorded twice in JobRun"
+    else
+      fail "$job: $same slices recorded twice in JobRun (same node, StartedAt and EndedAt; a JobRun insert retried after its prune lost certification?):"
+      q "select a.JobRunPID, b.JobRunPID, a.Node, a.StartedAt, a.EndedAt, a.Outcome, a.Processed $pairs and $twice limit 5" | sed 's/^/          /'
     fi
     OVERLAPS=$((${OVERLAPS:-0} + n))
   done
@@ -1092,18 +1104,23 @@ scenario_inprogress_resend() {
   FIG_FAULTS="Galera node 3 restarted mid-send, then cut off (gmcast.isolate) mid-send; IST rejoins; $RESENT_DUPS resends dropped as duplicates"
 }
 
-# ---------------------------------------------------------------- scenario 5: ErrorEvent conflicts
+# ---------------------------------------------------------------- scenario 5: write conflicts
 
-# Two nodes on two Galera nodes record a PersonInformation failure at the same moment (cron
-# fires on every node; PersonInformation is down for all of them). Each records an ErrorEvent
-# and prunes the events older than 30 days; when both prune the same old rows, one of the two
-# loses certification (1213). SPEC §5: such a conflict is retried a few times, so the slice's
-# reason stays the PersonInformation error, never a database deadlock.
-scenario_errorevent_conflict() {
+# Writes that two nodes make at the same moment and that may lose certification (1213) are
+# retried a few times (SPEC §5), and a retry must not repeat what already committed.
+# ErrorEvent: two nodes record a PersonInformation failure at once (cron fires on every node;
+# PersonInformation is down for all of them). Each records an ErrorEvent and prunes the events
+# older than 30 days; when both prune the same old rows one loses certification. The slice's
+# reason must stay the PersonInformation error, never a database deadlock.
+# JobRun: three nodes record runs of the same job at once (two calls each: one slice, five Skipped) while the
+# job's history is over its 1000 rows, so each prunes the same oldest rows. Every call must be
+# recorded exactly once (SPEC §4: one row per slice), also when a prune lost and is retried.
+scenario_write_conflicts() {
   setup_sim "--recent-dates 3 --per-date 5"
-  NODE_EXTRA=""
-  local n r rounds=${GALERA_ERROREVENT_ROUNDS:-25} pa pb deadlocks=0 pi=0 answers=0 f
-  for n in 1 2; do start_node "$n" "$n"; done
+  NODE_EXTRA="deletion.desired.execution.duration.emigrated=PT0.2S
+deletion.batchsize.emigrated=200"
+  local n r rounds=${GALERA_CONFLICT_ROUNDS:-25} pa pb deadlocks=0 pi=0 answers=0 f
+  for n in 1 2 3; do start_node "$n" "$n"; done
   sim POST /pi/fault/500 >/dev/null
   local events0
   events0=$(q "select count(*) from ErrorEvent")
@@ -1125,21 +1142,56 @@ scenario_errorevent_conflict() {
         deadlocks=$((deadlocks + 1))
         [ "$deadlocks" -gt 3 ] || printf '          round %s: %s\n' "$r" "$(head -c 200 "$f")"
       else
-        fail "round $r: unexpected answer: $(head -c 300 "$f")"
+        fail "ErrorEvent round $r: unexpected answer: $(head -c 300 "$f")"
       fi
     done
   done
   sim POST /pi/fault/none >/dev/null
-  expect_eq "failed slices that name a database deadlock instead of PersonInformation (of $answers)" "$deadlocks" 0
-  expect_eq "failed slices that name the PersonInformation error" "$pi" "$answers"
-  expect_eq "JobRun rows whose reason is a deadlock" "$(q "select count(*) from JobRun where ErrorMessage like '%Deadlock%'")" 0
-  expect_eq "ErrorEvents recorded by the failed slices" \
+  expect_eq "ErrorEvent: failed slices that name a database deadlock instead of PersonInformation (of $answers)" "$deadlocks" 0
+  expect_eq "ErrorEvent: failed slices that name the PersonInformation error" "$pi" "$answers"
+  expect_eq "ErrorEvent: JobRun rows whose reason is a deadlock" "$(q "select count(*) from JobRun where ErrorMessage like '%Deadlock%'")" 0
+  expect_eq "ErrorEvent: events recorded by the failed slices" \
     "$(($(q "select count(*) from ErrorEvent where Message <> 'old'") - events0))" "$answers"
-  expect_eq "ErrorEvents older than 30 days left" "$(q "select count(*) from ErrorEvent where OccurredAt < NOW(6) - INTERVAL 30 DAY")" 0
-  figure "$rounds rounds of 2 simultaneous PersonInformation failures on Galera nodes 1 and 2 with 10000 old ErrorEvents to prune: $pi answers name PersonInformation, $deadlocks a deadlock"
+  expect_eq "ErrorEvent: events older than 30 days left" "$(q "select count(*) from ErrorEvent where OccurredAt < NOW(6) - INTERVAL 30 DAY")" 0
+  figure "ErrorEvent: $rounds rounds of 2 simultaneous PersonInformation failures on Galera nodes 1 and 2 with 10000 old events to prune: $pi answers name PersonInformation, $deadlocks a deadlock"
+  # JobRun: before each round, 300 filler rows over the job's 1000, so every recording prunes
+  # the same 300 oldest rows; then 3 calls at once. Each round's rows are copied aside before
+  # the next round's prunes can remove them.
+  local ids0 calls=0 retried0 skipped=0 ran=0 other=0
+  q "create table zz_calls like JobRun"
+  q "insert into JobRun (JobName, Node, StartedAt, EndedAt, Outcome, Processed)
+       select '$EMIGRATED', 'old:0', NOW(6) - INTERVAL 2 DAY, NOW(6) - INTERVAL 2 DAY, 'Skipped', 0
+       from v2_person_simplified limit 1000"
+  ids0=$(q "select coalesce(max(JobRunPID), 0) from JobRun")
+  retried0=$(count_log 'a write lost to another node')
+  for r in $(seq 1 "$rounds"); do
+    q "insert into JobRun (JobName, Node, StartedAt, EndedAt, Outcome, Processed)
+         select '$EMIGRATED', 'old:0', NOW(6) - INTERVAL 2 DAY, NOW(6) - INTERVAL 2 DAY, 'Skipped', 0
+         from v2_person_simplified limit 300"
+    local cpids=()
+    for n in 1 2 3 1 2 3; do
+      curl -s --max-time 60 "$(node_url $n)${STARTS[1]}" >"$(mktemp "$SDIR/run.$r.XXXX")" 2>/dev/null &
+      cpids+=($!)
+    done
+    wait "${cpids[@]}" || true
+    for f in "$SDIR"/run."$r".*; do
+      calls=$((calls + 1))
+      note_answer "$(cat "$f")" 0
+      if grep -q 'kører allerede på en anden node\.' "$f"; then skipped=$((skipped + 1))
+      elif grep -qE ': (Paused|Finished) after ' "$f"; then ran=$((ran + 1))
+      else other=$((other + 1)); fi
+    done
+    q "insert ignore into zz_calls select * from JobRun where JobName = '$EMIGRATED' and Node <> 'old:0' and JobRunPID > $ids0"
+  done
+  expect_eq "JobRun: answers other than a slice or Skipped (of $calls)" "$other" 0
+  expect_eq "JobRun: rows recorded for the $calls calls (one per call)" "$(q "select count(*) from zz_calls")" "$calls"
+  expect_eq "JobRun: calls recorded twice (same node, StartedAt, EndedAt, Outcome)" \
+    "$(q "select count(*) - count(distinct Node, StartedAt, EndedAt, Outcome) from zz_calls")" 0
+  expect_eq "JobRun: the job's history is pruned to 1000 rows" "$(q "select count(*) from JobRun where JobName = '$EMIGRATED'")" 1000
+  figure "JobRun: $rounds rounds of 6 simultaneous calls (2 per node) of $EMIGRATED, each pruning 300 old rows: $ran slices, $skipped Skipped, $(($(count_log 'a write lost to another node') - retried0)) JobRun writes retried after a conflict"
   LOST=0
-  FIG_LOAD="$rounds x 2 simultaneous failing slices on 2 Galera nodes"
-  FIG_FAULTS="PersonInformation 500; concurrent ErrorEvent prunes"
+  FIG_LOAD="$rounds x 2 simultaneous failing slices, then $rounds x 6 simultaneous calls of one job, on 3 Galera nodes"
+  FIG_FAULTS="PersonInformation 500; concurrent ErrorEvent and JobRun prunes"
 }
 
 # ---------------------------------------------------------------- runner
@@ -1184,9 +1236,9 @@ run_scenario() {
 
 main() {
   local scenarios=("$@") s
-  [ ${#scenarios[@]} -gt 0 ] || scenarios=(startup storm kill-db-node inprogress-resend errorevent-conflict)
+  [ ${#scenarios[@]} -gt 0 ] || scenarios=(startup storm kill-db-node inprogress-resend write-conflicts)
   for s in "${scenarios[@]}"; do
-    declare -F "scenario_${s//-/_}" >/dev/null || { echo "unknown scenario $s (startup storm kill-db-node inprogress-resend errorevent-conflict)" >&2; exit 2; }
+    declare -F "scenario_${s//-/_}" >/dev/null || { echo "unknown scenario $s (startup storm kill-db-node inprogress-resend write-conflicts)" >&2; exit 2; }
   done
   ((EUID == 0)) || { echo "run as root (cluster.sh needs it)" >&2; exit 2; }
   ensure_tools
