@@ -91,6 +91,13 @@ ours() {
   [[ "$c" == *"$2"* ]]
 }
 forget() { sed -i "/^$1\t/d" "$PIDFILE"; }
+# A child still running (not gone, not a zombie). Unlike `ours`, also true in the moment between
+# the fork and the exec of a started process, when its command line is still the suite's.
+alive() {
+  local st
+  st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
 # signal SIG [scenario]: every recorded process (of that scenario), newest first.
 signal_recorded() {
   local sig=$1 scen=${2:-} pid what s
@@ -382,7 +389,7 @@ wait_ready() {
   local n=$1 secs=${2:-30} i
   for i in $(seq 1 $((secs * 10))); do
     [ "$(status_code "$n")" = 200 ] && return 0
-    ours "${NODE_PID[$n]}" "$(node_what "$n")" || { tail -20 "$(node_dir "$n")/console.log" >&2; return 1; }
+    alive "${NODE_PID[$n]}" || { tail -20 "$(node_dir "$n")/console.log" >&2; return 1; }
     sleep 0.1
   done
   return 1
@@ -630,7 +637,7 @@ scenario_startup() {
             ready_ms[$n]=$(($(now_ms) - t0))
           else
             ok=0
-            ours "${NODE_PID[$n]}" "$(node_what "$n")" || codes[$n]=exited
+            alive "${NODE_PID[$n]}" || codes[$n]=exited
           fi
         fi
       done
