@@ -11,8 +11,9 @@
 #                      four status/alarm pages are polled on every node
 #   kill-db-node       kill -9 of the Galera node under the node running two slices; the others
 #                      take over, the killed node rejoins by IST and its service node recovers
-#   inprogress-resend  the Galera node under a node with letters in flight is restarted; the
-#                      letters left InProgress are resent with their MessageId and dropped as
+#   inprogress-resend  the Galera node under a node with letters in flight is restarted, then
+#                      (second round) cut off from the cluster (gmcast.isolate); the letters
+#                      left InProgress are resent with their MessageId and dropped as
 #                      duplicates by the fake Digital Post
 #   write-conflicts    ErrorEvent and JobRun writes that two nodes make at once while both
 #                      prune the same old rows: conflicts retried, the slices' reason stays
@@ -22,7 +23,8 @@
 # Env:   GALERA_BIN             run this binary instead of `cargo build --release --features mariadb`
 #        GALERA_SIM_BIN         run `simulate` (the fakes) from this binary (default: the same; lets
 #                               an older build without `simulate` serve, to show what it fails)
-#        GALERA_KEEP=1          keep the cluster running, the databases and the work dir
+#        GALERA_KEEP=1          keep the cluster running, the databases and the work dir (a
+#                               cluster that already ran before the suite is used and left running)
 #        GALERA_STORM_SECONDS   length of the storm (default 60)
 #        GALERA_STARTUP_ROUNDS  simultaneous starts (default 3)
 #        GALERA_CONFLICT_ROUNDS simultaneous calls per part of write-conflicts (default 25)
