@@ -192,21 +192,9 @@ pub async fn run<R: CleanupRule>(deps: &JobDeps, ctx: &EngineCtx, limit: Option<
                     FetchError::Service(e) => {
                         let reason = e.to_string();
                         // The same error handling as the job: PersonInformation's failure is recorded.
-                        log::error!("{} failed: {reason}", Service::PersonInformation);
-                        deps.metrics.external_error(Service::PersonInformation.as_str());
-                        let (at, message) = (deps.clock.now(), reason.clone());
-                        let recorded = ctx
-                            .db
-                            .run(move |conn| {
-                                Ok::<_, crate::db::DbError>(crate::db::models::error_event::record(
-                                    conn,
-                                    Service::PersonInformation,
-                                    at,
-                                    &message,
-                                )?)
-                            })
-                            .await;
-                        if let Err(e) = recorded {
+                        let failure = (Service::PersonInformation, deps.clock.now());
+                        if let Err(e) = crate::jobs::record_error_event(&ctx.db, &deps.metrics, failure, &reason).await
+                        {
                             log::error!("the ErrorEvent could not be recorded: {e}");
                         }
                         reason
