@@ -55,7 +55,7 @@ pub async fn record(
                 figures,
             };
             // Two nodes record runs of the same job at once: retry a Galera conflict.
-            Ok::<_, DbError>(crate::db::retry_conflicts(3, || job_run::insert(conn, &row))?)
+            Ok::<_, DbError>(crate::db::retry_conflicts(5, || job_run::insert(conn, &row))?)
         })
         .await;
     if let Err(e) = res {

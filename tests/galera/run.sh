@@ -486,7 +486,9 @@ archive_runs() { q "insert ignore into zz_runs select * from JobRun where Outcom
 # <CPRs named more than once>".
 audit_counts() {
   local f=$SDIR/audit-$1.txt
-  (cat "$SDIR"/node*/logs/audit*.log 2>/dev/null || true) | sed -n "s/.* $1 cpr=\([0-9]\{10\}\).*/\1/p" | sort >"$f"
+  # One JSON object per line: "noegle":"<key>", "information":"cpr=<10 digits> ...".
+  (cat "$SDIR"/node*/logs/audit*.log 2>/dev/null || true) | grep -F "\"noegle\":\"$1\"" |
+    sed -n 's/.*"information":"cpr=\([0-9]\{10\}\).*/\1/p' | sort >"$f"
   echo "$(wc -l <"$f") $(uniq <"$f" | wc -l) $(uniq -d <"$f" | wc -l)"
 }
 
@@ -1017,16 +1019,18 @@ deletion.desired.execution.duration.emigrated=PT2S"
     done
     expect_eq "$mode: Galera node $g lost quorum" "$(galera_state $g wsrep_cluster_status)" non-Primary
   fi
-  # The adapter accepted the letters in flight; the database still says InProgress.
+  # The adapter accepted the letters in flight; the database still says InProgress. The slice
+  # had also claimed its next batch while sending (InProgress, never sent): those go out once,
+  # as new letters; the ones the adapter had are resent with their MessageId and dropped.
   local left at_fake
   q "select Cpr, MessageId from NotificationPerson where Status = 'InProgress'" | sort >"$SDIR/inprogress-left.tsv"
   left=$(wc -l <"$SDIR/inprogress-left.tsv")
   curl -s --max-time 10 "$SIM_CONTROL/dp/letters.tsv" | cut -f1,2 | sort >"$SDIR/fake-at-fault.tsv"
   at_fake=$(comm -12 "$SDIR/inprogress-left.tsv" "$SDIR/fake-at-fault.tsv" | wc -l)
-  if [ "$left" -gt 0 ] && [ "$at_fake" = "$left" ]; then
-    pass "$mode: $left letters left InProgress in the database, all $at_fake already accepted by the fake"
+  if [ "$at_fake" -gt 0 ] && [ "$at_fake" -le "$left" ]; then
+    pass "$mode: $left letters left InProgress in the database, $at_fake of them already accepted by the fake (the rest claimed, not yet sent)"
   else
-    fail "$mode: letters left InProgress: $left, of them at the fake: $at_fake (expected all, and more than 0)"
+    fail "$mode: letters left InProgress: $left, of them at the fake: $at_fake (expected some, and no more than left)"
   fi
   # Cut off, the service node's connections still stand but its Galera node serves no data.
   get "$(node_url $victim)$SLET_STATUS"
@@ -1084,7 +1088,7 @@ deletion.desired.execution.duration.emigrated=PT2S"
   expect_re "$mode: service node $victim, after the recovery, sends again" "$BODY" "^$NOTIFICATION: (Paused|Finished) after "
   local dups
   dups=$(($(dp_stat duplicatesDropped) - dup0))
-  expect_eq "$mode: resent letters dropped as duplicates by the fake (= the letters left InProgress)" "$dups" "$left"
+  expect_eq "$mode: resent letters dropped as duplicates by the fake (= the InProgress letters it had)" "$dups" "$at_fake"
   expect_eq "$mode: letters left InProgress after the resend" "$(q "select count(*) from NotificationPerson where Status = 'InProgress'")" 0
   DRAIN_CALLS=0
   drain "$LB" || fail "$mode: the jobs did not finish after the recovery"
