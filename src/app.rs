@@ -19,6 +19,28 @@ use crate::metrics::Metrics;
 use crate::web as routes;
 use crate::web::state::{AppState, BuildInfo};
 
+/// What the jobs are built from: pools (built without connecting), clients, a fresh metrics registry.
+pub fn job_deps(settings: Settings, clock: Clock) -> Result<JobDeps, StartError> {
+    let db = Datasources::new(&settings.database);
+    let person_information =
+        PersonInformationClient::new(&settings.person_information).map_err(|e| StartError::Client {
+            service: "PersonInformation",
+            reason: format!("{e:?}"),
+        })?;
+    let digital_post = DigitalPostClient::new(&settings.digital_post).map_err(|e| StartError::Client {
+        service: "Digital Post",
+        reason: format!("{e:?}"),
+    })?;
+    Ok(JobDeps {
+        settings: Arc::new(settings),
+        clock,
+        db,
+        person_information,
+        digital_post,
+        metrics: Arc::new(Metrics::new()?),
+    })
+}
+
 /// How long a graceful stop waits for running slices (each stops at its next commit) before
 /// connections are closed; below systemd's default stop timeout of 90 s.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -121,17 +143,8 @@ impl Application {
                 log::info!("applied migrations: {}", applied.join(", "));
             }
         }
-        let db = Datasources::new(&settings.database);
-        let person_information =
-            PersonInformationClient::new(&settings.person_information).map_err(|e| StartError::Client {
-                service: "PersonInformation",
-                reason: format!("{e:?}"),
-            })?;
-        let digital_post = DigitalPostClient::new(&settings.digital_post).map_err(|e| StartError::Client {
-            service: "Digital Post",
-            reason: format!("{e:?}"),
-        })?;
         let addr = settings.server_bind.clone();
+        let deps = job_deps(settings, clock)?;
         let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind {
             addr: addr.clone(),
             source,
@@ -141,14 +154,7 @@ impl Application {
             .map_err(|source| StartError::Bind { addr, source })?
             .port();
         let state = web::Data::new(AppState {
-            deps: JobDeps {
-                settings: Arc::new(settings),
-                clock,
-                db,
-                person_information,
-                digital_post,
-                metrics: Arc::new(Metrics::new()?),
-            },
+            deps,
             node,
             deployed: Utc::now(),
             build: BuildInfo::current(),

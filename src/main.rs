@@ -8,6 +8,8 @@ use odr_operations::app::Application;
 use odr_operations::bench::BenchOptions;
 use odr_operations::config::{self, Backend, DbUrl, Settings};
 use odr_operations::demo::DemoOptions;
+use odr_operations::engine::{EngineCtx, StopSignal};
+use odr_operations::jobs::cleanup::{preview, Deceased, Emigrated};
 use odr_operations::simulator::scratch::mysql_server_url;
 use odr_operations::simulator::server::SimulateOptions;
 use odr_operations::{db, logging};
@@ -38,6 +40,28 @@ enum Command {
     Bench(BenchOptions),
     /// Run the fake PersonInformation and Digital Post standalone, with an HTTP control API.
     Simulate(SimulateOptions),
+    /// Dry-run a cleanup pass: what it would remove or close, without doing it (JSON on stdout).
+    Preview(PreviewOptions),
+}
+
+/// What `preview` walks.
+#[derive(clap::Args)]
+struct PreviewOptions {
+    /// The cleanup job to preview.
+    #[arg(value_enum)]
+    job: PreviewJob,
+    /// Stop after this many CPR numbers.
+    #[arg(long)]
+    limit: Option<u64>,
+}
+
+/// A cleanup job.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PreviewJob {
+    /// OrganDonorDeceasedCleanup.
+    Deceased,
+    /// OrganDonorEmigratedCleanup.
+    Emigrated,
 }
 
 impl Command {
@@ -58,7 +82,7 @@ impl Command {
                 }
                 o.mysql.as_ref()
             }
-            Command::Serve | Command::Migrate => None,
+            Command::Serve | Command::Migrate | Command::Preview(_) => None,
         }?;
         url.require_compiled().err().map(|e| format!("odr-operations: {e}"))
     }
@@ -104,6 +128,7 @@ fn main() -> ExitCode {
         Command::Simulate(opts) => runtime()
             .block_on(odr_operations::simulator::server::run(opts))
             .map_err(anyhow::Error::msg),
+        Command::Preview(opts) => return runtime().block_on(preview(settings, opts)),
         Command::Migrate => db::migrate::run(&settings.database.url)
             .map(|applied| {
                 log::info!(
@@ -124,6 +149,39 @@ fn main() -> ExitCode {
             eprintln!("odr-operations: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs the preview on the configured database and PersonInformation; prints the report.
+async fn preview(settings: Settings, opts: PreviewOptions) -> ExitCode {
+    let options = odr_operations::app::AppOptions::new(&settings);
+    let deps = match odr_operations::app::job_deps(settings, options.clock) {
+        Ok(deps) => deps,
+        Err(e) => {
+            eprintln!("odr-operations: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ctx = EngineCtx {
+        db: deps.db.odr.clone(),
+        node: options.node,
+        clock: deps.clock.clone(),
+        observer: deps.metrics.clone(),
+        shutdown: StopSignal::new(),
+        lease_margin: options.lease_margin,
+    };
+    let report = match opts.job {
+        PreviewJob::Deceased => preview::run::<Deceased>(&deps, &ctx, opts.limit).await,
+        PreviewJob::Emigrated => preview::run::<Emigrated>(&deps, &ctx, opts.limit).await,
+    };
+    match serde_json::to_string_pretty(&report) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("odr-operations: {e}"),
+    }
+    if report.error.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::db::models::Outcome;
@@ -30,6 +30,20 @@ pub struct Metrics {
     pub external_errors: IntCounterVec,
     /// HTTP request latency by route and status code.
     pub http_latency: HistogramVec,
+    /// 1 when the job's last slice that ran failed (the "fejlede sidst" alarm), else 0.
+    pub job_last_run_failed: IntGaugeVec,
+    /// Seconds since the job's last working slice ended (since the first start if it never did work).
+    pub job_seconds_since_last_work: IntGaugeVec,
+    /// The job's stale-alarm limit in seconds; no series when the alarm is off.
+    pub job_stale_limit_seconds: IntGaugeVec,
+    /// External service failures within the tolerance window, from every node.
+    pub external_errors_in_window: IntGaugeVec,
+    /// The tolerance of each external service.
+    pub external_error_tolerance: IntGaugeVec,
+    /// Seconds (whole days) from the newest completed notification date (or startdate - 1) to today.
+    pub notification_lag_seconds: IntGauge,
+    /// The allowed lag (`digitalpost.notification.odr.alarm.date.period`), in seconds.
+    pub notification_lag_limit_seconds: IntGauge,
 }
 
 impl Metrics {
@@ -82,6 +96,46 @@ impl Metrics {
         registry.register(Box::new(letters.clone()))?;
         registry.register(Box::new(external_errors.clone()))?;
         registry.register(Box::new(http_latency.clone()))?;
+        let gauge = |name: &str, help: &str, label: &str| -> Result<IntGaugeVec, prometheus::Error> {
+            let g = IntGaugeVec::new(Opts::new(name, help), &[label])?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let job_last_run_failed = gauge(
+            "job_last_run_failed",
+            "1 when the last slice of the job that ran failed",
+            "job",
+        )?;
+        let job_seconds_since_last_work = gauge(
+            "job_seconds_since_last_work",
+            "Seconds since the last Finished or Paused slice of the job ended",
+            "job",
+        )?;
+        let job_stale_limit_seconds = gauge(
+            "job_stale_limit_seconds",
+            "The stale-job alarm limit of the job (absent when off)",
+            "job",
+        )?;
+        let external_errors_in_window = gauge(
+            "external_errors_in_window",
+            "External service failures within the tolerance window (all nodes)",
+            "service",
+        )?;
+        let external_error_tolerance = gauge(
+            "external_error_tolerance",
+            "Failures tolerated within the window",
+            "service",
+        )?;
+        let notification_lag_seconds = IntGauge::new(
+            "notification_lag_seconds",
+            "Time (whole days) from the newest completed notification date to today",
+        )?;
+        let notification_lag_limit_seconds = IntGauge::new(
+            "notification_lag_limit_seconds",
+            "Allowed lag of the newest completed notification date",
+        )?;
+        registry.register(Box::new(notification_lag_seconds.clone()))?;
+        registry.register(Box::new(notification_lag_limit_seconds.clone()))?;
         Ok(Metrics {
             registry,
             slices,
@@ -92,6 +146,13 @@ impl Metrics {
             letters,
             external_errors,
             http_latency,
+            job_last_run_failed,
+            job_seconds_since_last_work,
+            job_stale_limit_seconds,
+            external_errors_in_window,
+            external_error_tolerance,
+            notification_lag_seconds,
+            notification_lag_limit_seconds,
         })
     }
 

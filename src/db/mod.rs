@@ -137,11 +137,15 @@ pub fn is_conflict(e: &diesel::result::Error) -> bool {
 /// for writes that two nodes may make at once (`ErrorEvent`, `JobRun` and its pruning).
 pub fn retry_conflicts<T>(attempts: u32, mut f: impl FnMut() -> QueryResultOf<T>) -> QueryResultOf<T> {
     let mut left = attempts.max(1);
+    let mut pause = std::time::Duration::from_millis(5);
     loop {
         match f() {
             Err(e) if left > 1 && is_conflict(&e) => {
                 left -= 1;
                 log::info!("a write lost to another node's write; trying again ({e})");
+                // The nodes that collided would collide again at once: step back, more each time.
+                std::thread::sleep(pause);
+                pause *= 2;
             }
             other => return other,
         }

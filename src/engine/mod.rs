@@ -5,7 +5,10 @@
 //! operation), and records the run. Each operation commits its effect together with the new
 //! resume point in one transaction guarded by the lease's fencing token (SPEC §5).
 
+mod heartbeat;
 pub mod lease;
+mod record;
+mod slice;
 pub mod stop;
 
 use std::future::Future;
@@ -17,12 +20,13 @@ use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 
 use crate::clock::Clock;
-use crate::db::models::job_run::{self, NewJobRun};
-use crate::db::models::job_state::{self, JobState};
-use crate::db::models::{stored, Outcome};
-use crate::db::{dialect, Db, DbConn, DbError};
-use crate::logging::request_id;
+use crate::db::models::job_state;
+use crate::db::models::Outcome;
+use crate::db::{Db, DbError};
+use heartbeat::{retry_release, spawn_heartbeat, AbortOnDrop};
 pub use lease::{Lease, LEASE_MARGIN};
+pub use record::{record, Recorded};
+pub use slice::{commit_fenced, Slice};
 pub use stop::StopSignal;
 
 /// What an operation tells the engine.
@@ -92,144 +96,6 @@ pub trait Job {
     /// heartbeat keeps the lease at most budget + margin + this past the slice's start.
     fn operation_timeout(&self) -> Duration {
         Duration::from_secs(60)
-    }
-}
-
-/// The context of a running slice, handed to each operation.
-pub struct Slice {
-    lease: Lease,
-    db: Db,
-    clock: Clock,
-    state: JobState,
-    started: DateTime<Utc>,
-    lost: StopSignal,
-    /// When the slice started (monotonic) and its budget: the engine's stop rule.
-    budget: (Instant, Duration),
-    shutdown: StopSignal,
-}
-
-impl Slice {
-    /// The stored resume cursor (`None`: start of a pass).
-    pub fn cursor(&self) -> Option<&str> {
-        self.state.resume_cursor.as_deref()
-    }
-
-    /// When the current pass started, if one is under way.
-    pub fn pass_started_at(&self) -> Option<chrono::NaiveDateTime> {
-        self.state.pass_started_at
-    }
-
-    /// When this slice started (application clock).
-    pub fn started_at(&self) -> DateTime<Utc> {
-        self.started
-    }
-
-    /// The application clock.
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
-    /// The ODR database.
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
-    /// The lease this slice holds.
-    pub fn lease(&self) -> &Lease {
-        &self.lease
-    }
-
-    /// Raised when the heartbeat finds the lease lost: the slice must make no further
-    /// external call (check it before each one, also inside concurrent sends).
-    pub fn lease_lost(&self) -> StopSignal {
-        self.lost.clone()
-    }
-
-    /// Whether the slice stops after the operation now running (budget spent, shutdown, lease
-    /// lost): an operation that prepares work for the next one can hand it back instead.
-    pub fn ends_after_this_operation(&self) -> bool {
-        let (started, budget) = self.budget;
-        started.elapsed() >= budget || self.shutdown.is_raised() || self.lost.is_raised()
-    }
-
-    /// `Err(LeaseLost)` once the heartbeat has found the lease lost.
-    pub fn check_lease(&self) -> Result<(), JobError> {
-        if self.lost.is_raised() {
-            Err(JobError::LeaseLost)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Commits `effect` and the cursor change in one transaction, first checking the fencing
-    /// token (and extending the lease). A slice that lost its lease gets [`JobError::LeaseLost`]
-    /// and `effect` never runs.
-    pub async fn commit<T, F>(&mut self, cursor: CursorChange, effect: F) -> Result<T, JobError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, JobError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let new_state = match &cursor {
-            CursorChange::Keep => None,
-            CursorChange::Set(c) => Some(JobState {
-                resume_cursor: Some(c.clone()),
-                pass_started_at: self
-                    .state
-                    .pass_started_at
-                    .or_else(|| Some(stored(self.clock.now()).naive())),
-            }),
-            CursorChange::PassComplete => Some(JobState {
-                resume_cursor: None,
-                pass_started_at: None,
-            }),
-        };
-        let out = commit_fenced(&self.db, &self.lease, new_state.clone(), effect).await?;
-        if let Some(s) = new_state {
-            self.state = s;
-        }
-        Ok(out)
-    }
-
-    /// Runs a read (or an unfenced write that is safe to repeat) outside the fenced transaction.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, JobError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, JobError> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.db.run(f).await
-    }
-}
-
-/// The fenced commit: token check first, then the effect, then the resume point.
-pub async fn commit_fenced<T, F>(db: &Db, lease: &Lease, state: Option<JobState>, effect: F) -> Result<T, JobError>
-where
-    F: FnOnce(&mut DbConn) -> Result<T, JobError> + Send + 'static,
-    T: Send + 'static,
-{
-    let (job, token, length) = (lease.job, lease.token, lease.length);
-    let committed = db
-        .run(move |conn| {
-            use diesel::Connection;
-            conn.transaction::<T, JobError, _>(|conn| {
-                if !dialect::extend_lease(conn, job, token, length)? {
-                    return Err(JobError::LeaseLost);
-                }
-                let out = effect(conn)?;
-                if let Some(s) = &state {
-                    job_state::save(conn, job, s)?;
-                }
-                Ok(out)
-            })
-        })
-        .await;
-    match committed {
-        // Galera: the commit lost certification to another node's write; nothing was written
-        // and the slice stops as for a lost lease (SPEC §5).
-        Err(JobError::Db(e)) if e.is_conflict() => {
-            log::warn!("{job}: a commit lost to another node's write ({e}); the slice stops");
-            Err(JobError::LeaseLost)
-        }
-        other => other,
     }
 }
 
@@ -403,16 +269,15 @@ async fn run_operations<J: Job>(
         .db
         .run(move |conn| Ok::<_, DbError>(job_state::load(conn, name)?))
         .await?;
-    let mut slice = Slice {
-        lease: lease.clone(),
-        db: ctx.db.clone(),
-        clock: ctx.clock.clone(),
+    let mut slice = Slice::new(
+        (lease.clone(), ctx.db.clone(), ctx.clock.clone()),
         state,
-        started: started_at,
-        lost,
-        budget: (started, budget),
-        shutdown: ctx.shutdown.clone(),
-    };
+        (started_at, started, budget),
+        slice::Stops {
+            lost,
+            shutdown: ctx.shutdown.clone(),
+        },
+    );
     loop {
         // A panicking operation is a failed slice, not a lost lease: its transaction was rolled back.
         let step = AssertUnwindSafe(job.step(&mut slice))
@@ -436,121 +301,5 @@ async fn run_operations<J: Job>(
         if started.elapsed() >= budget || ctx.shutdown.is_raised() {
             return Ok(Outcome::Paused);
         }
-    }
-}
-
-/// Stops the heartbeat when the slice ends, however it ends (a dropped slice must not keep
-/// its lease alive).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Frees the lease as soon as the database is back, so the next call need not wait for expiry.
-/// Safe at any time: the release is guarded by the token.
-fn retry_release(db: Db, lease: Lease) {
-    tokio::spawn(request_id::inherit(async move {
-        let deadline = Instant::now() + lease.length;
-        while Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            if lease.release(&db).await.is_ok() {
-                log::info!("{}: lease released after the database came back", lease.job);
-                return;
-            }
-        }
-    }));
-}
-
-/// Extends the lease every quarter of its length while the slice runs, for at most
-/// `operation_timeout`: the last extension then ends budget + margin + operation_timeout after
-/// the start, so a wedged operation cannot hold the job cluster-wide forever (commits of a slice
-/// that makes progress extend the lease themselves). Finding the lease lost raises `lost`.
-fn spawn_heartbeat(db: Db, lease: Lease, operation_timeout: Duration, lost: StopSignal) -> tokio::task::JoinHandle<()> {
-    let every = (lease.length / 4).max(Duration::from_millis(500));
-    let started = Instant::now();
-    tokio::spawn(request_id::inherit(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            if started.elapsed() > operation_timeout {
-                log::warn!(
-                    "{}: the slice runs past its budget and one operation's timeout; the heartbeat stops, so the lease expires unless the slice commits",
-                    lease.job
-                );
-                return;
-            }
-            match lease.heartbeat(&db).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    log::warn!(
-                        "{}: lease taken over by another node; this slice stops before its next external call",
-                        lease.job
-                    );
-                    lost.raise();
-                    return;
-                }
-                Err(e) => log::warn!("{}: heartbeat failed: {e}", lease.job),
-            }
-        }
-    }))
-}
-
-/// What a `JobRun` row says of a slice besides its job and times.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    /// How it ended.
-    pub outcome: Outcome,
-    /// Units processed.
-    pub processed: i64,
-    /// The failure reason.
-    pub error: Option<String>,
-    /// Its figures (a JSON object; empty: none).
-    pub figures: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Recorded {
-    /// A run that did nothing (Skipped, or Failed before it started).
-    pub fn nothing(outcome: Outcome, error: Option<String>) -> Recorded {
-        Recorded {
-            outcome,
-            processed: 0,
-            error,
-            figures: serde_json::Map::new(),
-        }
-    }
-}
-
-/// Writes the `JobRun` row of a slice; a failure is logged (the slice's answer stands).
-pub async fn record(
-    ctx: &EngineCtx,
-    job: &'static str,
-    (started_at, ended_at): (DateTime<Utc>, DateTime<Utc>),
-    run: Recorded,
-) {
-    let node = ctx.node.clone();
-    let res = ctx
-        .db
-        .run(move |conn| {
-            let figures = (!run.figures.is_empty()).then(|| serde_json::Value::Object(run.figures).to_string());
-            let row = NewJobRun {
-                job_name: job,
-                node: &node,
-                started_at,
-                ended_at,
-                outcome: run.outcome,
-                processed: run.processed,
-                error_message: run.error.as_deref(),
-                figures,
-            };
-            // Two nodes record runs of the same job at once: retry a Galera conflict.
-            Ok::<_, DbError>(crate::db::retry_conflicts(3, || job_run::insert(conn, &row))?)
-        })
-        .await;
-    if let Err(e) = res {
-        log::error!("{job}: the run could not be recorded in JobRun: {e}");
     }
 }

@@ -11,7 +11,7 @@ use crate::clients::person_information::PersonInformationClient;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::models::{error_event, Service};
-use crate::db::{Datasources, DbError};
+use crate::db::{Datasources, Db, DbError};
 use crate::engine::{Job, JobError, Slice};
 use crate::metrics::Metrics;
 
@@ -61,17 +61,28 @@ pub async fn record_service_error(
     service: Service,
     message: &str,
 ) -> Result<(), JobError> {
+    record_error_event(slice.db(), metrics, (service, slice.clock().now()), message).await?;
+    Ok(())
+}
+
+/// Logs a failure of `service` at `at`, counts it, and stores it as an `ErrorEvent` (pruning
+/// those past [`ERROR_EVENT_RETENTION_DAYS`]); two nodes failing at once may conflict on Galera:
+/// retried.
+pub async fn record_error_event(
+    db: &Db,
+    metrics: &Metrics,
+    (service, at): (Service, chrono::DateTime<chrono::Utc>),
+    message: &str,
+) -> Result<(), DbError> {
     log::error!("{service} failed: {message}");
     metrics.external_error(service.as_str());
-    let at = slice.clock().now();
     let message = message.to_string();
-    slice
-        .db()
-        .run(move |conn| {
-            error_event::record(conn, service, at, &message)?;
-            error_event::prune(conn, at - chrono::Duration::days(ERROR_EVENT_RETENTION_DAYS))?;
-            Ok::<_, DbError>(())
-        })
-        .await?;
-    Ok(())
+    let keep_after = at - chrono::Duration::days(ERROR_EVENT_RETENTION_DAYS);
+    db.run(move |conn| {
+        let times = (at, keep_after);
+        Ok::<_, DbError>(crate::db::retry_conflicts(5, || {
+            error_event::record(conn, service, times, &message)
+        })?)
+    })
+    .await
 }

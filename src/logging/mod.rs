@@ -18,7 +18,9 @@ pub fn init(path: &Path) -> Result<Option<String>, String> {
             .map_err(|e| format!("{}: invalid log4rs configuration: {e}", path.display()))?;
         return Ok(None);
     }
+    // Logs go to stderr: stdout is for what a command answers (a preview's JSON, the demo's URLs).
     let console = ConsoleAppender::builder()
+        .target(log4rs::append::console::Target::Stderr)
         .encoder(Box::new(PatternEncoder::new(PATTERN)))
         .build();
     let config = Config::builder()
@@ -42,6 +44,7 @@ mod tests {
         names.sort_unstable();
         assert_eq!(names, ["application", "audit", "console"]);
         assert_eq!(config.root().appenders(), ["console", "application"]);
+
         let audit = config.loggers().iter().find(|l| l.name() == "audit").unwrap();
         assert_eq!(audit.appenders(), ["audit"]);
         assert!(
@@ -49,6 +52,10 @@ mod tests {
             "audit lines must not reach the application log or the console"
         );
         let text = std::fs::read_to_string(path).unwrap();
+        assert!(
+            text.contains("kind: console\n    target: stderr"),
+            "the console is stderr: stdout is for what a command answers"
+        );
         assert!(text.contains("path: logs/odr-operations.log") && text.contains("path: logs/audit.log"));
         let audit_block = &text[text.find("  audit:").unwrap()..];
         let audit_block = &audit_block[..audit_block.find("policy:").unwrap()];

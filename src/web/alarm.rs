@@ -202,6 +202,8 @@ pub async fn slettejob_indicators(state: &AppState) -> Vec<Indicator> {
         database,
         last_run_indicator(state, DECEASED).await,
         last_run_indicator(state, EMIGRATED).await,
+        super::stale::indicator(state, DECEASED).await,
+        super::stale::indicator(state, EMIGRATED).await,
         tolerance_indicator(state, Service::PersonInformation).await,
         undated_dead_indicator(state).await,
     ]

@@ -12,14 +12,7 @@ use crate::logging::request_id;
 pub async fn start<J: JobFactory>(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Some(expected) = &state.settings().start_token {
         if !bearer_matches(&req, expected.expose()) {
-            log::warn!("{}: start refused: missing or wrong bearer token", J::NAME);
-            return HttpResponse::Unauthorized()
-                .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-                .content_type(super::TEXT)
-                .body(format!(
-                    "{}: not started: the start URL needs the header Authorization: Bearer <operations.start.token>.\n",
-                    J::NAME
-                ));
+            return unauthorized(J::NAME, "started");
         }
     }
     let job = match J::create(&state.deps) {
@@ -45,8 +38,20 @@ fn text_ok(line: String) -> HttpResponse {
     HttpResponse::Ok().content_type(super::TEXT).body(format!("{line}\n"))
 }
 
+/// 401 with the sentence that names the missing header; nothing was run.
+pub fn unauthorized(job: &str, what: &str) -> HttpResponse {
+    log::warn!("{job}: not {what}: missing or wrong bearer token");
+    let url = if what == "started" { "start" } else { "preview" };
+    HttpResponse::Unauthorized()
+        .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+        .content_type(super::TEXT)
+        .body(format!(
+            "{job}: not {what}: the {url} URL needs the header Authorization: Bearer <operations.start.token>.\n"
+        ))
+}
+
 /// Compares the bearer token in constant time (no early exit on the first differing byte).
-fn bearer_matches(req: &HttpRequest, expected: &str) -> bool {
+pub fn bearer_matches(req: &HttpRequest, expected: &str) -> bool {
     let Some(given) = req
         .headers()
         .get(header::AUTHORIZATION)

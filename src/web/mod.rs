@@ -4,8 +4,11 @@ pub mod alarm;
 pub mod dashboard;
 pub mod detail;
 pub mod jobs;
+pub mod metrics;
 pub mod notification_alarm;
+pub mod preview;
 pub mod request_id;
+pub mod stale;
 pub mod state;
 pub mod status;
 pub mod texts;
@@ -13,6 +16,7 @@ pub mod texts;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::jobs::cleanup::{Deceased, Emigrated};
 use crate::jobs::{DeceasedCleanup, EmigratedCleanup, NotificationJob};
 
 /// Root of every URL of the service.
@@ -31,6 +35,10 @@ pub const METRICS: &str = "/odr-operations/metrics";
 pub const DECEASED_START: &str = "/odr-operations/odr-slettejob/deceased/start";
 /// Start URL of OrganDonorEmigratedCleanup.
 pub const EMIGRATED_START: &str = "/odr-operations/odr-slettejob/emigrated/start";
+/// Preview of OrganDonorDeceasedCleanup (a dry run).
+pub const DECEASED_PREVIEW: &str = "/odr-operations/odr-slettejob/deceased/preview";
+/// Preview of OrganDonorEmigratedCleanup (a dry run).
+pub const EMIGRATED_PREVIEW: &str = "/odr-operations/odr-slettejob/emigrated/preview";
 /// Start URL of OrganDonorNotification.
 pub const NOTIFICATION_START: &str = "/odr-operations/odr-send-digitalpost-notifikation/start";
 
@@ -43,11 +51,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     page(cfg, NOTIFICATION_STATUS, status::notification);
     page(cfg, SLETTEJOB_ALARM, alarm::slettejob);
     page(cfg, NOTIFICATION_ALARM, notification_alarm::notification);
-    page(cfg, METRICS, status::metrics);
+    page(cfg, METRICS, metrics::metrics);
     // Start URLs answer GET only: a HEAD probe must not run a slice.
     cfg.service(get_resource(DECEASED_START).route(web::get().to(jobs::start::<DeceasedCleanup>)))
         .service(get_resource(EMIGRATED_START).route(web::get().to(jobs::start::<EmigratedCleanup>)))
-        .service(get_resource(NOTIFICATION_START).route(web::get().to(jobs::start::<NotificationJob>)));
+        .service(get_resource(NOTIFICATION_START).route(web::get().to(jobs::start::<NotificationJob>)))
+        .service(get_resource(DECEASED_PREVIEW).route(web::get().to(preview::preview::<Deceased>)))
+        .service(get_resource(EMIGRATED_PREVIEW).route(web::get().to(preview::preview::<Emigrated>)));
     dashboard::routes(cfg);
 }
 
@@ -82,7 +92,7 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
 }
 
 fn allowed(path: &str) -> &'static str {
-    if path.ends_with("/start") {
+    if path.ends_with("/start") || path.ends_with("/preview") {
         "GET"
     } else {
         "GET, HEAD"

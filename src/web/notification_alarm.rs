@@ -27,15 +27,19 @@ pub fn lagging_date(
     today: NaiveDate,
     period_days: u32,
 ) -> Option<NaiveDate> {
-    let start = start?;
-    let before_start = start.pred_opt()?;
-    // Our reading: dates before startdate are not the job's, so N is at least startdate - 1.
-    let n = newest_completed.map_or(before_start, |c| c.max(before_start));
+    let n = finished_up_to(start, newest_completed)?;
     if (today - n).num_days() > i64::from(period_days) {
         n.succ_opt()
     } else {
         None
     }
+}
+
+/// N of the lag rule: the newest Completed date, never before startdate - 1 (our reading:
+/// dates before startdate are not the job's); `None` without a start date.
+pub fn finished_up_to(start: Option<NaiveDate>, newest_completed: Option<NaiveDate>) -> Option<NaiveDate> {
+    let before_start = start?.pred_opt()?;
+    Some(newest_completed.map_or(before_start, |c| c.max(before_start)))
 }
 
 /// The facts the page is built from, read in one database call.
@@ -149,7 +153,11 @@ pub async fn indicators(state: &AppState) -> Vec<Indicator> {
     if database.state != "OK" {
         return vec![database];
     }
-    let mut all = vec![database, alarm::last_run_indicator(state, NOTIFICATION).await];
+    let mut all = vec![
+        database,
+        alarm::last_run_indicator(state, NOTIFICATION).await,
+        super::stale::indicator(state, NOTIFICATION).await,
+    ];
     let n = &state.settings().notification;
     match facts(state).await {
         Ok(f) => all.extend(table_indicators(

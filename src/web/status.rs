@@ -212,16 +212,3 @@ pub async fn notification(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         }
     }
 }
-
-/// `GET /odr-operations/metrics`: Prometheus text; letter counts refreshed from the database.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let m = state.metrics();
-    if let Ok(counts) = letter_counts(&state).await {
-        for (status, n) in counts {
-            m.letters.with_label_values(&[status.as_str()]).set(n);
-        }
-    }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(m.render())
-}

@@ -67,3 +67,14 @@ pub fn unknown_date_status_line(count: i64, status: &str) -> String {
         shown_status(status)
     )
 }
+
+/// `Baggrundsjobbet <job> har ikke kørt siden <YYYY-MM-DD HH:MM> (grænse <max age>).` (issue 18;
+/// a job that never ran: `... siden installationen <time> ...`), the time in operations.timezone.
+pub fn stale_line(job: &str, ever_ran: bool, since: chrono::DateTime<chrono_tz::Tz>, max_age: &str) -> String {
+    let since = since.format("%Y-%m-%d %H:%M");
+    if ever_ran {
+        format!("Baggrundsjobbet {job} har ikke kørt siden {since} (grænse {max_age}).")
+    } else {
+        format!("Baggrundsjobbet {job} har ikke kørt siden installationen {since} (grænse {max_age}).")
+    }
+}

@@ -51,11 +51,11 @@ async fn the_audit_log_has_one_json_object_per_line_with_the_guides_fields(backe
     let mut child = Command::new(env!("CARGO_BIN_EXE_odr-operations"))
         .current_dir(dir.path())
         .args(["--config", config.to_str().unwrap(), "serve"])
-        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The console says which port it bound: "listening on 127.0.0.1:0 (port N)".
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The console (stderr) says which port it bound: "listening on 127.0.0.1:0 (port N)".
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let port = loop {
         let line = lines.next().expect("the service prints its port").unwrap();
         if let Some(rest) = line.split("(port ").nth(1) {

@@ -17,20 +17,20 @@ const DECEASED: &str = "/odr-operations/odr-slettejob/deceased/start";
 const EMIGRATED: &str = "/odr-operations/odr-slettejob/emigrated/start";
 const ALARM: &str = "/odr-operations/odr-slettejob/alarm";
 
-const DEAD_LONG_AGO: &str = "0101401111";
-const DEAD_RECENTLY: &str = "0202402222";
-const ALIVE: &str = "0303803333";
-const UNKNOWN: &str = "0404804444";
-const EMIGRATED_CPR: &str = "0505805555";
-const DEAD_WITH_HISTORY: &str = "0606406666";
-const DEAD_ONLY_LETTER: &str = "0707017777";
-const INACTIVE: &str = "0808808888";
+pub const DEAD_LONG_AGO: &str = "0101401111";
+pub const DEAD_RECENTLY: &str = "0202402222";
+pub const ALIVE: &str = "0303803333";
+pub const UNKNOWN: &str = "0404804444";
+pub const EMIGRATED_CPR: &str = "0505805555";
+pub const DEAD_WITH_HISTORY: &str = "0606406666";
+pub const DEAD_ONLY_LETTER: &str = "0707017777";
+pub const INACTIVE: &str = "0808808888";
 
 const FAILED_409: &str = "Baggrundsjobbet StackedOperationsService fejlede sidst det blev kørt. Problemet var: Data for CPR-nummeret kunne ikke findes, fordi kaldet til PersonInformation-servicen returnerede en uventet statuskode: 409.";
 const PI_TOLERANCE: &str = "Person Information servicen har fejlet flere gange end tilladt i en given periode.";
 
 /// The population of the runbook scenarios, in the database and in the fake.
-fn populate(db: &TestDb, fake: &FakePersonInformation) {
+pub fn populate(db: &TestDb, fake: &FakePersonInformation) {
     let mut sql = String::new();
     for cpr in [DEAD_LONG_AGO, DEAD_RECENTLY, ALIVE, UNKNOWN, EMIGRATED_CPR, INACTIVE] {
         sql.push_str(&registration(cpr, "2020-01-01 10:00:00", None));

@@ -22,11 +22,10 @@ fn serve(dir: &std::path::Path, config: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_odr-operations"))
         .current_dir(dir)
         .args(["--config", config.to_str().unwrap(), "serve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let port = loop {
         let line = lines.next().expect("the service prints its port").unwrap();
         if let Some(rest) = line.split("(port ").nth(1) {

@@ -15,5 +15,7 @@ mod instants;
 mod kill;
 mod migrations;
 mod notification;
+mod preview;
 mod shutdown;
+mod stale;
 mod status;

@@ -44,10 +44,10 @@ async fn sigterm_lets_the_slice_commit_frees_the_lease_and_exits_0(backend: Back
     let mut child = Command::new(env!("CARGO_BIN_EXE_odr-operations"))
         .current_dir(dir.path())
         .args(["--config", config.to_str().unwrap(), "serve"])
-        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let port = loop {
         let line = lines.next().expect("the service prints its port").unwrap();
         if let Some(rest) = line.split("(port ").nth(1) {

@@ -104,6 +104,15 @@ async fn unreachable_database_gives_500_on_both_status_pages(backend: Backend) {
     let (code, body) = app.get_text(NOTIFICATION_STATUS).await;
     assert_eq!(code, 500);
     assert_eq!(body, format!(r#"{{"Database":"Unavailable"{}"#, app.build_facts()));
+    // Prometheus gives a scrape 10 s: /metrics must not wait for every gauge's database read.
+    let asked = std::time::Instant::now();
+    let (code, _) = app.get_text("/odr-operations/metrics").await;
+    assert_eq!(code, 200);
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
     app.stop().await;
 }
 both_backends!(unreachable_database_gives_500_on_both_status_pages);
@@ -272,12 +281,14 @@ async fn every_status_and_alarm_page_answers_detailed_json(backend: Backend) {
             ("DBHealthIndicator", "OK"),
             ("StackedOperationsService (OrganDonorDeceasedCleanup)", "ALARM"),
             ("StackedOperationsService (OrganDonorEmigratedCleanup)", "OK"),
+            ("StaleJobIndicator (OrganDonorDeceasedCleanup)", "OK"),
+            ("StaleJobIndicator (OrganDonorEmigratedCleanup)", "OK"),
             ("PersonInformationHealthIndicator", "ALARM"),
             ("DeceasedWithoutStatusDate", "OK"),
         ]
         .map(|(a, b)| (a.to_string(), b.to_string()))
     );
-    let pi = &json["indicators"][3];
+    let pi = &json["indicators"][5];
     assert_eq!(pi["figures"]["errorsInWindow"], 12);
     assert_eq!(pi["figures"]["tolerance"], 0);
     assert_eq!(
@@ -299,6 +310,7 @@ async fn every_status_and_alarm_page_answers_detailed_json(backend: Backend) {
         [
             "DBHealthIndicator",
             "StackedOperationsService (OrganDonorNotification)",
+            "StaleJobIndicator (OrganDonorNotification)",
             "NewestNotificationHealthIndicator",
             "StatusNotificationHealthIndicator",
             "ErrorNotificationHealthIndicator",
@@ -307,7 +319,7 @@ async fn every_status_and_alarm_page_answers_detailed_json(backend: Backend) {
         ]
     );
     // The PersonInformation errors alarm the notification page too (the indicator is shared).
-    assert_eq!(json["indicators"][5]["state"], "ALARM");
+    assert_eq!(json["indicators"][6]["state"], "ALARM");
     assert_eq!(json["indicators"][1]["state"], "OK");
     assert_eq!(json["status"], 500);
 

@@ -7,17 +7,26 @@ use super::{stored, Service};
 use crate::db::schema::error_event::dsl as e;
 use crate::db::DbConn;
 
-/// Records one failure of `service`.
-pub fn record(conn: &mut DbConn, service: Service, at: DateTime<Utc>, message: &str) -> QueryResult<()> {
+/// Records one failure of `service` and deletes the events older than `keep_after`, in one
+/// transaction: when it loses to another node's write (Galera) nothing was written, so running it
+/// again cannot record the failure twice.
+pub fn record(
+    conn: &mut DbConn,
+    service: Service,
+    (at, keep_after): (DateTime<Utc>, DateTime<Utc>),
+    message: &str,
+) -> QueryResult<()> {
     let message: String = message.chars().take(2000).collect();
-    diesel::insert_into(e::error_event)
-        .values((
-            e::service.eq(service.as_str()),
-            e::occurred_at.eq(stored(at)),
-            e::message.eq(message),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    conn.transaction(|conn| {
+        diesel::insert_into(e::error_event)
+            .values((
+                e::service.eq(service.as_str()),
+                e::occurred_at.eq(stored(at)),
+                e::message.eq(&message),
+            ))
+            .execute(conn)?;
+        prune(conn, keep_after).map(|_| ())
+    })
 }
 
 /// Failures of `service` at or after `since`.

@@ -55,8 +55,14 @@ pub struct NewJobRun<'a> {
     pub figures: Option<String>,
 }
 
-/// Stores a run and prunes the job's history to the newest [`KEEP_PER_JOB`] rows.
+/// Stores a run and prunes the job's history to the newest [`KEEP_PER_JOB`] rows, in one
+/// transaction: when it loses to another node's write (Galera) nothing was written, so running it
+/// again cannot record the run twice.
 pub fn insert(conn: &mut DbConn, run: &NewJobRun<'_>) -> QueryResult<()> {
+    conn.transaction(|conn| insert_and_prune(conn, run))
+}
+
+fn insert_and_prune(conn: &mut DbConn, run: &NewJobRun<'_>) -> QueryResult<()> {
     let message = run.error_message.map(|m| m.chars().take(2000).collect::<String>());
     diesel::insert_into(r::job_run)
         .values((

@@ -1,6 +1,7 @@
 //! Row structs and their queries, one file per table; statuses as enums with the exact DB strings.
 
 pub mod error_event;
+pub mod install;
 pub mod job_lock;
 pub mod job_run;
 pub mod job_state;

@@ -3,6 +3,7 @@
 //! the citizens concerned and moves the resume point past the batch.
 
 pub mod pipeline;
+pub mod preview;
 pub mod rules;
 
 use std::sync::Arc;

@@ -20,6 +20,8 @@ pub trait CleanupRule: Send + Sync + 'static {
     const ACTED: &'static str;
     /// The audit event of a citizen acted on.
     const EVENT: Event;
+    /// What the pass does to a citizen it acts on, for the preview (`remove all data`).
+    const ACTION: &'static str;
     /// The job's settings.
     fn settings(settings: &Settings) -> &CleanupSettings;
     /// The rule for a slice starting now.
@@ -28,6 +30,10 @@ pub trait CleanupRule: Send + Sync + 'static {
     fn applies_to(&self, p: &PersonStatus) -> bool;
     /// Whether a citizen is kept only because PersonInformation gave no status date.
     fn kept_without_date(&self, _p: &PersonStatus) -> bool {
+        false
+    }
+    /// Whether a citizen is kept because they died too recently.
+    fn kept_dead_recently(&self, _p: &PersonStatus) -> bool {
         false
     }
     /// The next `limit` CPR numbers of the walk after `after` (keyset, CPR order).
@@ -49,6 +55,7 @@ impl CleanupRule for Deceased {
     const NAME: &'static str = "OrganDonorDeceasedCleanup";
     const ACTED: &'static str = "deleted";
     const EVENT: Event = Event::DeceasedDataRemoved;
+    const ACTION: &'static str = "remove all data";
 
     fn settings(settings: &Settings) -> &CleanupSettings {
         &settings.deceased
@@ -66,6 +73,10 @@ impl CleanupRule for Deceased {
 
     fn kept_without_date(&self, p: &PersonStatus) -> bool {
         p.status == CprStatus::Dead90 && p.status_date.is_none()
+    }
+
+    fn kept_dead_recently(&self, p: &PersonStatus) -> bool {
+        p.status == CprStatus::Dead90 && p.status_date.is_some_and(|d| d > self.cutoff)
     }
 
     fn next_cprs(conn: &mut DbConn, after: &str, _: StoredInstant, limit: usize) -> QueryResult<Vec<String>> {
@@ -90,6 +101,7 @@ impl CleanupRule for Emigrated {
     const NAME: &'static str = "OrganDonorEmigratedCleanup";
     const ACTED: &'static str = "closed";
     const EVENT: Event = Event::EmigratedRegistrationClosed;
+    const ACTION: &'static str = "close the active registrations";
 
     fn settings(settings: &Settings) -> &CleanupSettings {
         &settings.emigrated

@@ -252,6 +252,21 @@ async fn an_alarm_line_appears_after_a_failed_slice(backend: Backend) {
         "{pi}"
     );
     assert!(pi.contains("ALARM"), "{pi}");
+
+    // Three days later every job is stale: each stale line stands under its own job.
+    env.app.clock().set_offset(chrono::Duration::days(3));
+    let (_, alarm) = env.app.get_text("/odr-operations/odr-slettejob/alarm").await;
+    let page = html(&env, ROOT).await;
+    let mut stale = 0;
+    for line in alarm.lines().filter(|l| l.contains(" har ikke kørt siden ")) {
+        let job = JOBS
+            .iter()
+            .find(|j| line.contains(*j))
+            .expect("a stale line names its job");
+        assert!(section(&page, job).contains(&format!("<li>{line}</li>")), "{line}");
+        stale += 1;
+    }
+    assert_eq!(stale, 2, "both cleanups: {alarm}");
     env.stop().await;
 }
 both_backends!(an_alarm_line_appears_after_a_failed_slice);
