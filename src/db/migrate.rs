@@ -26,7 +26,7 @@ pub enum MigrateError {
 pub fn run(url: &DbUrl) -> Result<Vec<String>, MigrateError> {
     let mut conn = establish(url).map_err(|e| MigrateError::Connect(e.to_string()))?;
     let applied = match &mut conn {
-        DbConn::Sqlite(c) => apply(c, || SQLITE)?,
+        DbConn::Sqlite(c) => sqlite_locked(c)?,
         #[cfg(feature = "mariadb")]
         DbConn::Mysql(c) => {
             // Nodes of a cluster start together, maybe each on its own Galera node: the lock
@@ -119,6 +119,25 @@ mod mysql_lock {
     }
 }
 
+/// The SQLite migrations under the file's write lock (`BEGIN IMMEDIATE`; each migration a
+/// savepoint inside): a second process waits (busy timeout), then finds nothing pending.
+fn sqlite_locked(c: &mut diesel::sqlite::SqliteConnection) -> Result<Vec<String>, MigrateError> {
+    let mut applied = Err(MigrateError::Migration("not run".to_string()));
+    let locked = c.immediate_transaction::<_, diesel::result::Error, _>(|c| {
+        applied = apply(c, || SQLITE);
+        match applied {
+            Ok(_) => Ok(()),
+            // Roll back whatever a failed migration left.
+            Err(_) => Err(diesel::result::Error::RollbackTransaction),
+        }
+    });
+    match (locked, applied) {
+        (_, Err(e)) => Err(e),
+        (Err(e), Ok(_)) => Err(MigrateError::Migration(e.to_string())),
+        (Ok(()), Ok(applied)) => Ok(applied),
+    }
+}
+
 fn apply<C>(conn: &mut C, migrations: fn() -> EmbeddedMigrations) -> Result<Vec<String>, MigrateError>
 where
     C: MigrationHarness<C::Backend> + diesel::Connection,
@@ -128,15 +147,19 @@ where
             .map(|versions| versions.iter().map(|v| v.to_string()).collect::<Vec<_>>())
             .map_err(|e| e.to_string())
     };
-    match run(conn) {
-        // Another process applied the same migration between our look and our run (SQLite
-        // files shared by two processes): look again; what it applied is no longer pending.
-        Err(e) if e.contains("already exists") => {
-            log::info!("a migration was applied by another process meanwhile ({e}); checking again");
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            run(conn).map_err(MigrateError::Migration)
+    // Another process may apply the same migration between our look and our run (SQLite files
+    // shared by two processes; the second one's DDL waits on the lock, then finds the change
+    // made): look again; what it applied is no longer pending.
+    let mut attempts = 0;
+    loop {
+        match run(conn) {
+            Err(e) if attempts < 3 && (e.contains("already exists") || e.contains("duplicate column")) => {
+                attempts += 1;
+                log::info!("a migration was applied by another process meanwhile ({e}); checking again");
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            other => return other.map_err(MigrateError::Migration),
         }
-        other => other.map_err(MigrateError::Migration),
     }
 }
 

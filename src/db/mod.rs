@@ -40,10 +40,22 @@ pub fn establish(url: &DbUrl) -> Result<DbConn, r2d2::Error> {
         Backend::Sqlite => {
             let mut c = SqliteConnection::establish(&url.target).map_err(r2d2::Error::ConnectionError)?;
             // busy_timeout first: switching to WAL itself needs the lock another node may hold.
-            c.batch_execute(
-                "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
-            .map_err(r2d2::Error::QueryError)?;
+            c.batch_execute("PRAGMA busy_timeout = 15000;")
+                .map_err(r2d2::Error::QueryError)?;
+            // Switching a fresh file to WAL can answer "locked" without waiting while another
+            // connection switches it or holds the write lock: try again for a few seconds.
+            let mut tries = 0;
+            loop {
+                match c
+                    .batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+                {
+                    Err(e) if tries < 50 && e.to_string().contains("locked") => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    other => break other.map_err(r2d2::Error::QueryError)?,
+                }
+            }
             Ok(DbConn::Sqlite(c))
         }
         #[cfg(feature = "mariadb")]
