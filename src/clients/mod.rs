@@ -31,6 +31,9 @@ fn http_client(settings: &ServiceSettings) -> Result<reqwest::Client, reqwest::E
     reqwest::Client::builder()
         .use_rustls_tls()
         .pool_max_idle_per_host(settings.max_per_route)
+        // Below the shortest keep-alive servers commonly use (5 s): an idle connection is
+        // dropped here before the server closes it under a new request.
+        .pool_idle_timeout(POOL_IDLE)
         .connect_timeout(settings.connect_timeout)
         // Our reading: the properties give one timeout, used for the whole call as well.
         .timeout(settings.connect_timeout)
@@ -38,6 +41,23 @@ fn http_client(settings: &ServiceSettings) -> Result<reqwest::Client, reqwest::E
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("odr-operations/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// How long an idle pooled connection is kept.
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// Sends a request, once more on a fresh connection when the first try got no HTTP answer at
+/// all (a pooled connection the server had just closed) and did not time out. Both services
+/// take a repeat: PersonInformation only reads, and Digital Post drops a MessageId it has.
+async fn send_once_more(request: reqwest::RequestBuilder) -> Result<reqwest::Response, reqwest::Error> {
+    let again = request.try_clone();
+    match (request.send().await, again) {
+        (Err(e), Some(again)) if !e.is_timeout() => {
+            log::debug!("a request got no answer ({}); sending it once more", error_chain(&e));
+            again.send().await
+        }
+        (result, _) => result,
+    }
 }
 
 /// The cap on requests in flight, one permit held per request. reqwest has no connection limit,

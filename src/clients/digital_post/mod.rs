@@ -228,7 +228,7 @@ impl DigitalPostClient {
         if let Some(id) = request_id {
             request = request.header(request_id::HEADER, id);
         }
-        let response = match request.send().await {
+        let response = match super::send_once_more(request).await {
             Ok(r) => r,
             Err(e) => return Sorted::unavailable(transport_error(&e)),
         };

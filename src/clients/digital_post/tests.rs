@@ -333,7 +333,22 @@ async fn a_connection_closed_without_an_answer_is_unreachable() {
         matches!(out, SendOutcome::Unavailable(DigitalPostError::Unreachable(_))),
         "{out:?}"
     );
-    assert_eq!(fake.stats().requests, 1, "the adapter was reached, then hung up");
+    assert_eq!(
+        fake.stats().requests,
+        2,
+        "the adapter was reached and hung up, then once more on a fresh connection"
+    );
+    fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_hang_up_without_an_answer_is_sent_once_more_and_delivered_once() {
+    let fake = FakeDigitalPost::start().await.unwrap();
+    fake.fail_next(1, DpFault::Refuse);
+    let to = cpr("0101001234");
+    assert_eq!(client_for(&fake).send(&letter("m-1", &to)).await, SendOutcome::Accepted);
+    assert_eq!(fake.stats().requests, 2);
+    assert_eq!(fake.letters().len(), 1);
     fake.stop().await;
 }
 

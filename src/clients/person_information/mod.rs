@@ -228,7 +228,7 @@ impl PersonInformationClient {
         if let Some(id) = request_id {
             request = request.header(request_id::HEADER, id);
         }
-        let response = request.send().await.map_err(transport_error)?;
+        let response = super::send_once_more(request).await.map_err(transport_error)?;
         if response.status() != StatusCode::OK {
             return Err(PersonInfoError::UnexpectedStatus(response.status().as_u16()));
         }
