@@ -73,7 +73,9 @@ impl Letters {
             &format!("{} loading NotificationPerson to {rows} rows", self.backend.name()),
         );
         while self.rows < rows {
-            let dates = (PER_TRANSACTION / PER_DATE).min((rows - self.rows).div_ceil(PER_DATE)).max(1);
+            let dates = (PER_TRANSACTION / PER_DATE)
+                .min((rows - self.rows).div_ceil(PER_DATE))
+                .max(1);
             let before = self.rows;
             self.conn
                 .transaction(|conn| {

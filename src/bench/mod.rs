@@ -129,7 +129,13 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<Figure>, String> {
     };
     let written = plots.write(&opts.out)?;
     let report_path = opts.out.join("bench.md");
-    std::fs::write(&report_path, report::document(&figures, &written)).map_err(|e| format!("{}: {e}", report_path.display()))?;
-    eprintln!("bench: wrote {} and {} charts in {}", report_path.display(), written.len(), opts.out.display());
+    std::fs::write(&report_path, report::document(&figures, &written))
+        .map_err(|e| format!("{}: {e}", report_path.display()))?;
+    eprintln!(
+        "bench: wrote {} and {} charts in {}",
+        report_path.display(),
+        written.len(),
+        opts.out.display()
+    );
     Ok(figures)
 }

@@ -116,7 +116,10 @@ pub async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Sent,
         .with("bound", Value::Num(bound, 1, "/s"))
         .with("ratio", Value::Num(throughput / bound, 3, ""))
         .with("end_vs_start", end_vs_start)
-        .with("mean_in_flight", Value::Num(series.mean_in_flight().unwrap_or(0.0), 1, ""));
+        .with(
+            "mean_in_flight",
+            Value::Num(series.mean_in_flight().unwrap_or(0.0), 1, ""),
+        );
     figure.fields.extend(cost.fields());
     figure = figure
         .with("cpu_s_per_1k_letters", cost.cpu_per(sent, 1000.0))

@@ -16,8 +16,18 @@ use crate::db::migrate;
 /// The pages: short name, path, p99 target in ms, and the row count at which the target applies
 /// (`None`: at every row count).
 const PAGES: &[(&str, &str, f64, Option<u64>)] = &[
-    ("notification-status", "/odr-operations/odr-send-digitalpost-notifikation/status", 10.0, None),
-    ("notification-alarm", "/odr-operations/odr-send-digitalpost-notifikation/alarm", 10.0, None),
+    (
+        "notification-status",
+        "/odr-operations/odr-send-digitalpost-notifikation/status",
+        10.0,
+        None,
+    ),
+    (
+        "notification-alarm",
+        "/odr-operations/odr-send-digitalpost-notifikation/alarm",
+        10.0,
+        None,
+    ),
     ("slettejob-status", "/odr-operations/odr-slettejob/status", 10.0, None),
     ("slettejob-alarm", "/odr-operations/odr-slettejob/alarm", 10.0, None),
     ("dashboard", "/odr-operations/dashboard", 20.0, Some(1_000_000)),
@@ -82,7 +92,11 @@ pub async fn pages(backend: Backend, opts: &BenchOptions) -> Result<(Vec<Figure>
     let today = Clock::new(chrono_tz::Europe::Copenhagen).today();
     let mut letters = Letters::new(&db, today)?;
     let top = top_rows(backend, opts);
-    let poll = if opts.quick { Duration::from_secs(3) } else { Duration::from_secs(15) };
+    let poll = if opts.quick {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_secs(15)
+    };
     let (mut figures, mut points) = (Vec::new(), Vec::new());
     for rows in steps(top, opts.quick) {
         letters.grow_to(rows)?;

@@ -71,7 +71,10 @@ pub fn draw(dir: &Path, chart: &Chart) -> Result<PathBuf, String> {
     if x0 > x1 {
         (x0, x1) = (0.0, 1.0);
     }
-    if x1 - x0 < 1e-9 {
+    if chart.log_x {
+        // Whole decades, one label each (10k, 100k, 1M, ...).
+        (x0, x1) = (x0.floor(), x1.ceil().max(x0.floor() + 1.0));
+    } else if x1 - x0 < 1e-9 {
         (x0, x1) = (x0 - 0.5, x1 + 0.5);
     }
     for (_, v) in &chart.limits {
@@ -91,7 +94,9 @@ pub fn draw(dir: &Path, chart: &Chart) -> Result<PathBuf, String> {
     let log_label = |v: &f64| short(10f64.powf(*v));
     let lin_label = |v: &f64| short(*v);
     let x_label: &dyn Fn(&f64) -> String = if chart.log_x { &log_label } else { &lin_label };
+    let x_labels = if chart.log_x { (x1 - x0) as usize + 1 } else { 10 };
     c.configure_mesh()
+        .x_labels(x_labels)
         .x_desc(chart.x)
         .y_desc(chart.y)
         .x_label_formatter(x_label)
@@ -134,10 +139,11 @@ pub fn draw(dir: &Path, chart: &Chart) -> Result<PathBuf, String> {
     Ok(dir.join(&chart.file))
 }
 
-/// Bin width (s) for a pass of `seconds`: about 200 points.
+/// Bin width (s) for a pass: about 100 points, and never under 0.25 s (12 samples; requests come
+/// back in waves of 50 ms, so shorter bins alias).
 fn bin_for(series: &Series) -> f64 {
     let seconds = series.samples.last().map_or(1.0, |s| s.t);
-    (seconds / 200.0).clamp(0.1, 2.0)
+    (seconds / 100.0).clamp(0.25, 5.0)
 }
 
 /// Throughput and in-flight charts of one scenario's passes, one line per backend.
@@ -196,9 +202,17 @@ impl Plots<'_> {
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut charts = Vec::new();
-        let deceased: Vec<_> = self.deceased.iter().map(|(b, p)| (*b, &p.series, p.bound, p.limit)).collect();
+        let deceased: Vec<_> = self
+            .deceased
+            .iter()
+            .map(|(b, p)| (*b, &p.series, p.bound, p.limit))
+            .collect();
         charts.extend(pass_charts("deceased-cleanup", "CPR", &deceased));
-        let letters: Vec<_> = self.notification.iter().map(|(b, s)| (*b, &s.series, s.bound, s.limit)).collect();
+        let letters: Vec<_> = self
+            .notification
+            .iter()
+            .map(|(b, s)| (*b, &s.series, s.bound, s.limit))
+            .collect();
         charts.extend(pass_charts("notification", "letters", &letters));
         if let Some((_, first)) = self.scaling.first() {
             let bound = first.first().map_or(0.0, |p| p.bound);
@@ -218,7 +232,10 @@ impl Plots<'_> {
                             .collect(),
                     })
                     .collect(),
-                limits: vec![(format!("bound {:.0} µs per CPR", 1e6 / bound.max(1.0)), 1e6 / bound.max(1.0))],
+                limits: vec![(
+                    format!("bound {:.0} µs per CPR", 1e6 / bound.max(1.0)),
+                    1e6 / bound.max(1.0),
+                )],
                 log_x: true,
             });
         }

@@ -274,7 +274,10 @@ pub fn document(figures: &[Figure], charts: &[std::path::PathBuf]) -> String {
         chrono::Utc::now().format("%Y-%m-%d %H:%M"),
         std::fs::read_to_string("/proc/cpuinfo")
             .ok()
-            .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']).to_string()))
+            .and_then(|c| c
+                .lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string()))
             .unwrap_or_else(|| "CPU unknown".into()),
         load.join(" ")
     );

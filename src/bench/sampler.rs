@@ -79,7 +79,9 @@ impl Series {
         for s in &self.samples {
             if s.units as f64 >= units {
                 return Some(match prev {
-                    Some(p) if s.units > p.units => p.t + (s.t - p.t) * (units - p.units as f64) / (s.units - p.units) as f64,
+                    Some(p) if s.units > p.units => {
+                        p.t + (s.t - p.t) * (units - p.units as f64) / (s.units - p.units) as f64
+                    }
                     _ => s.t,
                 });
             }
@@ -123,7 +125,9 @@ impl Series {
 
     /// Units per second in bins of `bin` seconds: (bin end, rate).
     pub fn rate(&self, bin: f64) -> Vec<(f64, f64)> {
-        self.bins(bin, |a, b| (b.units.saturating_sub(a.units)) as f64 / (b.t - a.t).max(1e-9))
+        self.bins(bin, |a, b| {
+            (b.units.saturating_sub(a.units)) as f64 / (b.t - a.t).max(1e-9)
+        })
     }
 
     /// Mean requests in flight in bins of `bin` seconds: (bin end, mean of the samples).
@@ -193,6 +197,9 @@ mod tests {
         let short = series(&[(0.0, 0), (0.02, 10_000)]);
         assert!(short.end_vs_start(10_000).is_err());
         let rate = s.rate(1.0);
-        assert!((rate[0].1 - 1000.0).abs() < 1.0 && (rate[rate.len() - 1].1 - 500.0).abs() < 1.0, "{rate:?}");
+        assert!(
+            (rate[0].1 - 1000.0).abs() < 1.0 && (rate[rate.len() - 1].1 - 500.0).abs() < 1.0,
+            "{rate:?}"
+        );
     }
 }
