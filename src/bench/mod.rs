@@ -71,6 +71,15 @@ pub(crate) fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// The 1-minute load average when a scenario ends: the machine is shared, and tail latencies
+/// and ratios move with it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Runs the selected scenarios, prints the tables and the machine lines, and writes the charts
 /// and `bench.md` into `--out`.
 pub async fn run(opts: BenchOptions) -> Result<Vec<Figure>, String> {
@@ -80,7 +89,8 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<Figure>, String> {
     }
     let wanted = |name: &str| opts.only.is_empty() || opts.only.iter().any(|o| name.contains(o.as_str()));
     let mut figures = Vec::new();
-    let keep = |f: Figure, figures: &mut Vec<Figure>| {
+    let keep = |mut f: Figure, figures: &mut Vec<Figure>| {
+        f.note = format!("{}; load average {}", f.note, load_average());
         eprintln!("{}", f.line());
         figures.push(f);
     };
@@ -116,7 +126,9 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<Figure>, String> {
         }
         if wanted("pages") {
             let (f, points) = pages::pages(backend, &opts).await?;
-            figures.extend(f);
+            for f in f {
+                keep(f, &mut figures);
+            }
             paged.push((name, points));
         }
     }

@@ -143,7 +143,6 @@ pub async fn pages(backend: Backend, opts: &BenchOptions) -> Result<(Vec<Figure>
                 poll.as_secs(),
                 at_rows.map_or(String::new(), |n| format!("; target at {n} rows"))
             );
-            eprintln!("{}", f.line());
             figures.push(f);
         }
     }

@@ -80,7 +80,8 @@ pub fn draw(dir: &Path, chart: &Chart) -> Result<PathBuf, String> {
     for (_, v) in &chart.limits {
         y1 = y1.max(*v);
     }
-    let y1 = if y1 > 0.0 { y1 * 1.15 } else { 1.0 };
+    // Headroom above the highest line or limit for the legend (upper right), so it hides nothing.
+    let y1 = if y1 > 0.0 { y1 * 1.45 } else { 1.0 };
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let root = SVGBackend::new(&path, (900, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -129,7 +130,7 @@ pub fn draw(dir: &Path, chart: &Chart) -> Result<PathBuf, String> {
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style.stroke_width(2)));
     }
     c.configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
