@@ -80,6 +80,19 @@ fn load_average() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The result of a scenario, or `None` after noting its error (printed at once).
+fn failed<T>(result: Result<T, String>, scenario: &str, backend: &str, errors: &mut Vec<String>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let e = format!("{scenario} on {backend} failed: {e}");
+            eprintln!("bench: {e}");
+            errors.push(e);
+            None
+        }
+    }
+}
+
 /// Runs the selected scenarios, prints the tables and the machine lines, and writes the charts
 /// and `bench.md` into `--out`.
 pub async fn run(opts: BenchOptions) -> Result<Vec<Figure>, String> {
@@ -95,41 +108,62 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<Figure>, String> {
         figures.push(f);
     };
     let (mut deceased, mut sent, mut scaled, mut paged) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // A scenario that fails to run does not lose the others' figures: they are printed and
+    // charted, and the run then ends with the errors (non-zero exit).
+    let mut errors: Vec<String> = Vec::new();
     for backend in backends {
         let name = backend.name();
         if wanted("engine-overhead") {
-            keep(engine::engine_overhead(backend, &opts).await?, &mut figures);
+            if let Some(f) = failed(
+                engine::engine_overhead(backend, &opts).await,
+                "engine-overhead",
+                name,
+                &mut errors,
+            ) {
+                keep(f, &mut figures);
+            }
         }
         let mut pass = None;
         if wanted("deceased-cleanup") || wanted("keyset-resume") {
-            let (keyset, p) = cleanup::deceased(backend, &opts, wanted("keyset-resume")).await?;
-            for f in keyset {
-                keep(f, &mut figures);
+            let run = cleanup::deceased(backend, &opts, wanted("keyset-resume")).await;
+            if let Some((keyset, p)) = failed(run, "deceased-cleanup", name, &mut errors) {
+                for f in keyset {
+                    keep(f, &mut figures);
+                }
+                keep(p.figure.clone(), &mut figures);
+                pass = Some(p);
             }
-            keep(p.figure.clone(), &mut figures);
-            pass = Some(p);
         }
         if wanted("scaling") {
-            let passes = scaling::scaling(backend, &opts, pass.as_ref()).await?;
-            for p in &passes {
-                keep(p.figure.clone(), &mut figures);
+            let run = scaling::scaling(backend, &opts, pass.as_ref()).await;
+            if let Some(passes) = failed(run, "scaling", name, &mut errors) {
+                for p in &passes {
+                    keep(p.figure.clone(), &mut figures);
+                }
+                scaled.push((name, passes));
             }
-            scaled.push((name, passes));
         }
         if let Some(p) = pass {
             deceased.push((name, p));
         }
         if wanted("notification") {
-            let s = notification::notification(backend, &opts).await?;
-            keep(s.figure.clone(), &mut figures);
-            sent.push((name, s));
+            if let Some(s) = failed(
+                notification::notification(backend, &opts).await,
+                "notification",
+                name,
+                &mut errors,
+            ) {
+                keep(s.figure.clone(), &mut figures);
+                sent.push((name, s));
+            }
         }
         if wanted("pages") {
-            let (f, points) = pages::pages(backend, &opts).await?;
-            for f in f {
-                keep(f, &mut figures);
+            if let Some((f, points)) = failed(pages::pages(backend, &opts).await, "pages", name, &mut errors) {
+                for f in f {
+                    keep(f, &mut figures);
+                }
+                paged.push((name, points));
             }
-            paged.push((name, points));
         }
     }
     report::print(&figures);
@@ -149,5 +183,9 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<Figure>, String> {
         written.len(),
         opts.out.display()
     );
-    Ok(figures)
+    if errors.is_empty() {
+        Ok(figures)
+    } else {
+        Err(errors.join("; "))
+    }
 }
