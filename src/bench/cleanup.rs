@@ -1,27 +1,44 @@
-//! Deceased cleanup: a whole pass over a synthetic population, and the keyset resume cost.
+//! Deceased cleanup: a whole pass over a synthetic population with the default properties (the
+//! service in a child process, PersonInformation faked here), and the keyset resume cost.
 
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 
-use super::harness::{figure_before, get_text, peak_rss_mb, Service};
-use super::{scratch, BenchOptions, Figure};
-use crate::config::{Backend, DbUrl};
+use super::harness::{figure_before, get_text, Service};
+use super::report::{Figure, Target, Value};
+use super::sampler::{sample_while, Series};
+use super::{progress_bar, scratch, BenchOptions, RSS_TARGET_MB};
+use crate::config::{Backend, DbUrl, Settings};
 use crate::db::models::{registration, stored};
 use crate::db::{establish, migrate, Db, DbError};
 use crate::simulator::person_information::FakePersonInformation;
-use crate::simulator::population::{self, Spec};
+use crate::simulator::population::{self, Citizen, Spec};
+use crate::simulator::scratch::ScratchDb;
 
-/// Deceased cleanup: a whole pass over the population, the service in a child process.
-pub async fn deceased(backend: Backend, opts: &BenchOptions, keyset: bool) -> Result<Vec<Figure>, String> {
-    let citizens_n = if opts.quick { 90_000 } else { 900_000 };
-    let latency = Duration::from_millis(50);
-    let (pi_batch, in_flight, batch) = (100usize, 20usize, 10_000usize);
+/// The fake's answer time: the bound is computed from it.
+pub const LATENCY: Duration = Duration::from_millis(50);
+/// The issue's target for the deceased pass, as a share of the bound.
+const RATIO_TARGET: f64 = 0.95;
+/// The issue's target for the time per CPR at the end of a pass over the start.
+pub const END_VS_START_TARGET: f64 = 1.1;
+
+/// A population loaded into a scratch database.
+pub struct Loaded {
+    /// The database (dropped with this).
+    pub db: ScratchDb,
+    /// The citizens, for the fake and the keyset check.
+    pub people: Vec<Citizen>,
+    /// `OrganDonorRegistration` rows loaded.
+    pub registrations: usize,
+}
+
+/// `citizens` citizens (every one with a registration, 1 % dead long ago) in a fresh database.
+pub fn load(backend: Backend, opts: &BenchOptions, citizens: usize) -> Result<Loaded, String> {
     let db = scratch(backend, opts)?;
     migrate::run(&db.url).map_err(|e| e.to_string())?;
-    let today = Utc::now().date_naive();
     let spec = Spec {
-        citizens: citizens_n,
+        citizens,
         history_per_mille: 111,
         unregistered_per_mille: 0,
         dead_long_ago_per_mille: 10,
@@ -30,98 +47,149 @@ pub async fn deceased(backend: Backend, opts: &BenchOptions, keyset: bool) -> Re
         inactive_per_mille: 3,
         born_from: NaiveDate::from_ymd_opt(1930, 1, 1).ok_or("date")?,
         born_to: NaiveDate::from_ymd_opt(2008, 12, 31).ok_or("date")?,
-        today,
+        today: Utc::now().date_naive(),
         seed: 42,
     };
     let people = population::citizens(&spec);
-    let loading = Instant::now();
-    {
-        let url = db.url.clone();
-        let mut conn = establish(&url).map_err(|e| e.to_string())?;
-        population::load(&mut conn, &people, stored(Utc::now()), false, |_| {}).map_err(|e| e.to_string())?;
-    }
-    let registrations: usize = people.iter().map(|c| usize::from(c.registrations)).sum();
+    let started = Instant::now();
+    let bar = progress_bar(people.len() as u64, &format!("{} loading citizens", backend.name()));
+    let mut conn = establish(&db.url).map_err(|e| e.to_string())?;
+    population::load(&mut conn, &people, stored(Utc::now()), false, |n| bar.inc(n as u64))
+        .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    let registrations = people.iter().map(|c| usize::from(c.registrations)).sum();
     eprintln!(
-        "bench: {} loaded {} citizens / {} registrations in {:.1} s",
+        "bench: {} loaded {} citizens / {registrations} registrations in {:.1} s",
         backend.name(),
         people.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Loaded {
+        db,
+        people,
         registrations,
-        loading.elapsed().as_secs_f64()
-    );
-    let mut figures = Vec::new();
-    if keyset {
-        figures.push(keyset_resume(backend, &db.url, &people).await?);
-    }
+    })
+}
+
+/// One measured pass: its figure (without targets) and its samples.
+pub struct Pass {
+    /// The figure.
+    pub figure: Figure,
+    /// Samples of the fake through the pass.
+    pub series: Series,
+    /// The bound, CPR/s.
+    pub bound: f64,
+    /// The per-route limit of requests in flight.
+    pub limit: usize,
+}
+
+/// Runs the deceased job from a fresh state to the end of its pass with the default properties
+/// (only the PersonInformation URL set) and measures it.
+pub async fn pass(scenario: &'static str, backend: Backend, loaded: &Loaded) -> Result<Pass, String> {
     let fake = FakePersonInformation::start().await.map_err(|e| e.to_string())?;
-    fake.set_people(population::statuses(&people));
-    fake.set_latency(latency);
-    let props = format!(
-        "personinformation.url={}\npersoninformation.batchsize.deceased={pi_batch}\n\
-         personinformation.defaultMaxConnectionsPerRoute={in_flight}\ndeletion.batchsize.deceased={batch}\n\
-         deletion.desired.execution.duration.deceased=PT2S\n",
-        fake.base_url()
-    );
-    let service = Service::start(&db, &props).await?;
+    fake.set_people(population::statuses(&loaded.people));
+    fake.set_latency(LATENCY);
+    let props = format!("personinformation.url={}\n", fake.base_url());
+    // The bound from the configuration the service runs with: requests in flight (per-route limit,
+    // capped by the total) x CPRs per request / the fake's latency.
+    let settings = Settings::from_properties("bench", &props).map_err(|e| e.to_string())?;
+    let pi = &settings.person_information;
+    let limit = pi.max_per_route.min(pi.max_total_connections);
+    let pi_batch = settings.deceased.personinformation_batch_size;
+    let bound = (limit * pi_batch) as f64 / LATENCY.as_secs_f64();
+    let service = Service::start(&loaded.db, &props).await?;
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(600))
+        .timeout(Duration::from_secs(3600))
         .build()
         .map_err(|e| e.to_string())?;
     let url = format!("{}/odr-operations/odr-slettejob/deceased/start", service.base);
+    let cpu_before = service.cpu_now();
     let started = Instant::now();
-    let mut slices: Vec<(f64, i64)> = Vec::new();
-    loop {
-        let t = Instant::now();
-        let line = get_text(&client, &url).await?;
-        let checked = figure_before(&line, " CPR checked").ok_or_else(|| format!("unexpected answer: {line}"))?;
-        slices.push((t.elapsed().as_secs_f64(), checked));
-        if line.contains(": Finished after ") {
-            break;
+    let drive = async {
+        let mut slices = 0usize;
+        let mut checked = 0i64;
+        loop {
+            let line = get_text(&client, &url).await?;
+            if line.contains("Failed") {
+                return Err(line);
+            }
+            checked += figure_before(&line, " CPR checked").ok_or_else(|| format!("unexpected answer: {line}"))?;
+            slices += 1;
+            if line.contains(": Finished after ") {
+                return Ok((slices, checked));
+            }
         }
-        if line.contains("Failed") {
-            return Err(line);
-        }
-    }
-    let wall = started.elapsed().as_secs_f64();
-    let total: i64 = slices.iter().map(|s| s.1).sum();
-    let per_batch = |s: &(f64, i64)| s.0 / (s.1 as f64 / batch as f64).max(1.0);
-    // The last slice is a partial one (end of pass): compare the last full slice with the first.
-    let full: Vec<&(f64, i64)> = slices.iter().filter(|s| s.1 as usize >= batch).collect();
-    let end_vs_start = match (full.first(), full.last()) {
-        (Some(a), Some(b)) => per_batch(b) / per_batch(a),
-        _ => 1.0,
     };
-    let rss = peak_rss_mb(service.pid());
-    let bound = (in_flight.min(batch / pi_batch) * pi_batch) as f64 / latency.as_secs_f64();
-    figures.push(Figure {
-        scenario: "deceased-cleanup",
-        backend: backend.name(),
-        throughput: total as f64 / wall,
-        bound,
-        end_vs_start,
-        peak_rss_mb: rss,
-        note: format!(
-            "{total} CPR in {wall:.1} s over {} slices; {registrations} registrations; PI {pi_batch}/request, {in_flight} in flight, {} ms",
-            slices.len(),
-            latency.as_millis()
-        ),
-    });
+    let (driven, series) = sample_while(&fake, || fake.stats().cprs_asked, drive).await;
+    let (slices, checked) = driven?;
+    let wall = started.elapsed().as_secs_f64();
+    let cost = service.cost_since(cpu_before);
     drop(service);
+    let asked = fake.stats().cprs_asked;
     fake.stop().await;
-    Ok(figures)
+    let checked = u64::try_from(checked).unwrap_or(0);
+    let throughput = checked as f64 / wall;
+    let end_vs_start = match series.end_vs_start(asked) {
+        Ok(r) => Value::Num(r, 3, ""),
+        Err(why) => Value::NotMeasured(why),
+    };
+    let mean_in_flight = series.mean_in_flight().unwrap_or(0.0);
+    let mut figure = Figure::new(scenario, backend.name())
+        .with("cprs", Value::Int(checked))
+        .with("throughput", Value::Num(throughput, 1, "/s"))
+        .with("bound", Value::Num(bound, 1, "/s"))
+        .with("ratio", Value::Num(throughput / bound, 3, ""))
+        .with("us_per_cpr", Value::Num(wall * 1e6 / checked.max(1) as f64, 2, ""))
+        .with("end_vs_start", end_vs_start)
+        .with("mean_in_flight", Value::Num(mean_in_flight, 1, ""));
+    figure.fields.extend(cost.fields());
+    figure = figure.with("cpu_s_per_100k_cpr", cost.cpu_per(checked, 100_000.0));
+    figure.note = format!(
+        "{checked} CPR in {wall:.1} s, {slices} slice(s) of {} s; {} registrations; defaults: deletion batch {}, \
+         PI {pi_batch}/request, {limit} in flight (at most {} seen), fake {} ms",
+        settings.deceased.desired_duration.as_secs(),
+        loaded.registrations,
+        settings.deceased.batch_size,
+        series.max_in_flight(),
+        LATENCY.as_millis()
+    );
+    Ok(Pass {
+        figure,
+        series,
+        bound,
+        limit,
+    })
 }
 
-/// Cost of resuming the keyset walk near the end vs at the start.
-async fn keyset_resume(backend: Backend, url: &DbUrl, people: &[population::Citizen]) -> Result<Figure, String> {
+/// The deceased scenario: a pass over 1,000,000 CPRs (100,000 with `--quick`), with the issue's
+/// targets; and the keyset resume cost on the same data when `keyset`.
+pub async fn deceased(backend: Backend, opts: &BenchOptions, keyset: bool) -> Result<(Vec<Figure>, Pass), String> {
+    let citizens = if opts.quick { 100_000 } else { 1_000_000 };
+    let loaded = load(backend, opts, citizens)?;
+    let mut figures = Vec::new();
+    if keyset {
+        figures.push(keyset_resume(backend, &loaded.db.url, &loaded.people).await?);
+    }
+    let mut pass = pass("deceased-cleanup", backend, &loaded).await?;
+    pass.figure = pass
+        .figure
+        .clone()
+        .target(Target::at_least("ratio", RATIO_TARGET))
+        .target(Target::at_most("end_vs_start", END_VS_START_TARGET))
+        .target(Target::at_most("peak_rss_mb", RSS_TARGET_MB));
+    Ok((figures, pass))
+}
+
+/// Cost of resuming the keyset walk near the end vs at the start (in this process, no service).
+async fn keyset_resume(backend: Backend, url: &DbUrl, people: &[Citizen]) -> Result<Figure, String> {
     let mut cprs: Vec<&str> = people
         .iter()
         .filter(|c| c.registrations > 0)
         .map(|c| c.cpr.as_str())
         .collect();
     cprs.sort_unstable();
-    let near_end = cprs
-        .get(cprs.len().saturating_sub(1001))
-        .map(|s| s.to_string())
-        .unwrap_or_default();
+    let position = cprs.len().saturating_sub(1001);
+    let near_end = cprs.get(position).map(|s| s.to_string()).unwrap_or_default();
     let pool = Db::new(url, 2);
     let measure = |after: String| {
         let pool = pool.clone();
@@ -137,7 +205,7 @@ async fn keyset_resume(backend: Backend, url: &DbUrl, people: &[population::Citi
                     }
                 }
                 times.sort_by(f64::total_cmp);
-                Ok::<f64, DbError>(times[times.len() / 2])
+                Ok::<f64, DbError>(times.get(times.len() / 2).copied().unwrap_or(0.0))
             })
             .await
             .map_err(|e| e.to_string())
@@ -145,18 +213,11 @@ async fn keyset_resume(backend: Backend, url: &DbUrl, people: &[population::Citi
     };
     let at_start = measure(String::new()).await?;
     let at_end = measure(near_end).await?;
-    Ok(Figure {
-        scenario: "keyset-resume",
-        backend: backend.name(),
-        throughput: 1000.0 / at_end,
-        bound: 1000.0 / at_start,
-        end_vs_start: at_end / at_start,
-        peak_rss_mb: peak_rss_mb(std::process::id()),
-        note: format!(
-            "batch of 1000 at position {} vs 0: {:.2} ms vs {:.2} ms (median of 30)",
-            cprs.len().saturating_sub(1001),
-            at_end * 1000.0,
-            at_start * 1000.0
-        ),
-    })
+    let mut f = Figure::new("keyset-resume", backend.name())
+        .with("start_ms", Value::Num(at_start * 1000.0, 3, ""))
+        .with("end_ms", Value::Num(at_end * 1000.0, 3, ""))
+        .with("end_vs_start", Value::Num(at_end / at_start, 3, ""))
+        .target(Target::at_most("end_vs_start", END_VS_START_TARGET));
+    f.note = format!("keyset read of 1000 CPRs at position {position} vs 0 (median of 30; in the bench process)");
+    Ok(f)
 }

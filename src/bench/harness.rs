@@ -1,10 +1,12 @@
-//! What every scenario uses: the service as a child process, its peak RSS, and HTTP helpers.
+//! What every scenario uses: the service as a child process, its peak RSS and CPU time, and
+//! HTTP helpers.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use super::report::Value;
 use crate::simulator::scratch::ScratchDb;
 
 /// `odr-operations serve` in a child process on a free port, killed on drop.
@@ -49,6 +51,19 @@ impl Service {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// CPU seconds the service has used so far (start-up included): take it before a stretch.
+    pub fn cpu_now(&self) -> Option<f64> {
+        cpu_seconds(self.pid())
+    }
+
+    /// Peak RSS so far and CPU seconds since `cpu_before` (from [`Service::cpu_now`]).
+    pub fn cost_since(&self, cpu_before: Option<f64>) -> Cost {
+        Cost {
+            peak_rss_mb: peak_rss_mb(self.pid()),
+            cpu_s: cpu_seconds(self.pid()).zip(cpu_before).map(|(a, b)| a - b),
+        }
+    }
 }
 
 impl Drop for Service {
@@ -58,6 +73,7 @@ impl Drop for Service {
     }
 }
 
+/// A port free on 127.0.0.1 now.
 pub fn free_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
@@ -77,14 +93,64 @@ async fn wait_ready(url: &str) -> Result<(), String> {
     Err(format!("the service did not answer {url}"))
 }
 
-/// Peak resident set size (VmHWM) of a process, in MB.
-pub fn peak_rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).unwrap_or_default();
+/// Peak resident set size (VmHWM) of a process, in MB, if it can be read.
+pub fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+        .map(|kb| kb / 1024.0)
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` (USER_HZ: 100 on every Linux ABI; the kernel
+/// scales to it whatever its internal HZ).
+const USER_HZ: f64 = 100.0;
+
+/// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
+    // The command name is in parentheses and may hold blanks: count fields after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 (utime) and 15 (stime) of proc(5); `rest` starts at field 3.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / USER_HZ)
+}
+
+/// What the service process has cost during a measured stretch: its peak RSS (since start)
+/// and the CPU seconds from `since` on.
+#[derive(Debug, Clone, Copy)]
+pub struct Cost {
+    /// Peak RSS since the process started, MB.
+    pub peak_rss_mb: Option<f64>,
+    /// CPU seconds (user + system) in the stretch.
+    pub cpu_s: Option<f64>,
+}
+
+impl Cost {
+    /// The fields of a machine line: `peak_rss_mb`, `cpu_s`.
+    pub fn fields(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("peak_rss_mb", opt(self.peak_rss_mb, 1, "unreadable")),
+            ("cpu_s", opt(self.cpu_s, 2, "unreadable")),
+        ]
+    }
+
+    /// CPU seconds per `per` units, for `units` done in the stretch.
+    pub fn cpu_per(&self, units: u64, per: f64) -> Value {
+        match self.cpu_s {
+            Some(c) if units > 0 => Value::Num(c * per / units as f64, 3, ""),
+            Some(_) => Value::NotMeasured("no units".into()),
+            None => Value::NotMeasured("unreadable".into()),
+        }
+    }
+}
+
+/// A measured number or `n/a (why)`.
+pub fn opt(v: Option<f64>, decimals: usize, why: &str) -> Value {
+    v.map_or_else(|| Value::NotMeasured(why.into()), |v| Value::Num(v, decimals, ""))
 }
 
 /// The number just before `marker` in a summary line (e.g. `12000 CPR checked`).

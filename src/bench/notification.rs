@@ -1,19 +1,38 @@
-//! Notification: every recipient of one date, sent through the fake Digital Post Adapter.
+//! Notification: every recipient of one date, sent through the fake Digital Post Adapter with the
+//! default properties (only the adapter's URL and the start date set).
 
 use std::time::{Duration, Instant};
 
-use super::harness::{get_text, peak_rss_mb, Service};
-use super::{scratch, BenchOptions, Figure};
+use super::cleanup::{END_VS_START_TARGET, LATENCY};
+use super::harness::{get_text, Service};
+use super::report::{Figure, Target, Value};
+use super::sampler::{sample_while, Series};
+use super::{scratch, BenchOptions, RSS_TARGET_MB};
 use crate::clock::Clock;
-use crate::config::Backend;
+use crate::config::{Backend, Settings};
 use crate::db::{establish, migrate};
+use crate::simulator::digital_post::FakeDigitalPost;
 use crate::simulator::population;
 
-/// Notification: every recipient of one date, the Digital Post fake answering after 50 ms.
-pub async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Figure, String> {
+/// The issue's target for letters, as a share of the bound.
+const RATIO_TARGET: f64 = 0.97;
+
+/// The measured run: its figure and samples, the bound and the per-route limit.
+pub struct Sent {
+    /// The figure, with the targets.
+    pub figure: Figure,
+    /// Samples of the fake through the run.
+    pub series: Series,
+    /// Letters per second at best.
+    pub bound: f64,
+    /// The per-route limit of requests in flight.
+    pub limit: usize,
+}
+
+/// 100,000 recipients on today's notification date (10,000 with `--quick`), the fake answering
+/// after 50 ms.
+pub async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Sent, String> {
     let recipients = if opts.quick { 10_000 } else { 100_000 };
-    let latency = Duration::from_millis(50);
-    let (in_flight, limit) = (20usize, 1000usize);
     let db = scratch(backend, opts)?;
     migrate::run(&db.url).map_err(|e| e.to_string())?;
     let today = Clock::new(chrono_tz::Europe::Copenhagen).today();
@@ -22,8 +41,7 @@ pub async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Figur
         .copied()
         .ok_or("no birth date")?;
     {
-        let url = db.url.clone();
-        let mut conn = establish(&url).map_err(|e| e.to_string())?;
+        let mut conn = establish(&db.url).map_err(|e| e.to_string())?;
         // One birth date for all: the CPR digits need not match it (the job reads BirthDate).
         let people: Vec<population::NewPerson> = (0..recipients)
             .map(|i| population::NewPerson {
@@ -35,62 +53,91 @@ pub async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Figur
             .collect();
         population::insert_people(&mut conn, &people).map_err(|e| e.to_string())?;
     }
-    let dp = crate::simulator::digital_post::FakeDigitalPost::start()
-        .await
-        .map_err(|e| e.to_string())?;
-    dp.set_latency(latency);
+    let dp = FakeDigitalPost::start().await.map_err(|e| e.to_string())?;
+    dp.set_latency(LATENCY);
     let props = format!(
-        "digitalpost.service.url={}\ndigitalpost.default.max.connections.per.route={in_flight}\n\
-         digitalpost.notification.odr.send.limit={limit}\ndigitalpost.notification.odr.startdate={today}\n\
-         digitalpost.notification.odr.send.desired.execution.duration=PT5S\n",
+        "digitalpost.service.url={}\ndigitalpost.notification.odr.startdate={today}\n",
         dp.url()
     );
+    let settings = Settings::from_properties("bench", &props).map_err(|e| e.to_string())?;
+    let limit = settings
+        .digital_post
+        .max_per_route
+        .min(settings.digital_post.max_total_connections);
+    let bound = limit as f64 / LATENCY.as_secs_f64();
     let service = Service::start(&db, &props).await?;
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(600))
+        .timeout(Duration::from_secs(3600))
         .build()
         .map_err(|e| e.to_string())?;
     let url = format!(
         "{}/odr-operations/odr-send-digitalpost-notifikation/start",
         service.base
     );
+    let cpu_before = service.cpu_now();
     let started = Instant::now();
-    let mut slices: Vec<(f64, u64)> = Vec::new();
-    let mut before = 0;
-    for _ in 0..10_000 {
-        let t = Instant::now();
-        let line = get_text(&client, &url).await?;
-        let sent = dp.stats().accepted;
-        slices.push((t.elapsed().as_secs_f64(), sent - before));
-        before = sent;
-        if line.contains("Failed") {
-            return Err(line);
+    let drive = async {
+        let mut first_letter: Option<f64> = None;
+        for slices in 1..=10_000usize {
+            let line = get_text(&client, &url).await?;
+            if first_letter.is_none() {
+                // The first slice extracts the date's recipients before it sends.
+                first_letter = Some(started.elapsed().as_secs_f64());
+            }
+            if line.contains("Failed") {
+                return Err(line);
+            }
+            if line.contains(": Finished after ") {
+                return Ok(slices);
+            }
         }
-        if line.contains(": Finished after ") {
-            break;
-        }
-    }
+        Err("the notification job did not finish in 10,000 slices".to_string())
+    };
+    let (driven, series) = sample_while(&dp, || dp.stats().accepted, drive).await;
+    let slices = driven?;
     let wall = started.elapsed().as_secs_f64();
+    let cost = service.cost_since(cpu_before);
+    drop(service);
     let sent = dp.stats().accepted;
-    if sent != recipients as u64 || dp.letters().len() != recipients {
+    let distinct = dp.letters().len();
+    dp.stop().await;
+    if sent != recipients as u64 || distinct != recipients {
         return Err(format!("{sent} letters accepted for {recipients} recipients"));
     }
-    let full: Vec<&(f64, u64)> = slices.iter().filter(|s| s.1 >= limit as u64).collect();
-    let rate = |s: &(f64, u64)| s.0 / s.1 as f64;
-    let end_vs_start = match (full.first(), full.last()) {
-        (Some(a), Some(b)) => rate(b) / rate(a),
-        _ => 1.0,
+    let throughput = sent as f64 / wall;
+    let end_vs_start = match series.end_vs_start(sent) {
+        Ok(r) => Value::Num(r, 3, ""),
+        Err(why) => Value::NotMeasured(why),
     };
-    let rss = peak_rss_mb(service.pid());
-    drop(service);
-    dp.stop().await;
-    Ok(Figure {
-        scenario: "notification",
-        backend: backend.name(),
-        throughput: sent as f64 / wall,
-        bound: in_flight as f64 / latency.as_secs_f64(),
-        end_vs_start,
-        peak_rss_mb: rss,
-        note: format!("{sent} letters on one date in {wall:.1} s over {} slices; {in_flight} in flight, {} ms, send.limit {limit}", slices.len(), latency.as_millis()),
+    let first_letter_s = series.samples.iter().find(|s| s.units > 0).map_or(0.0, |s| s.t);
+    let mut figure = Figure::new("notification", backend.name())
+        .with("letters", Value::Int(sent))
+        .with("throughput", Value::Num(throughput, 1, "/s"))
+        .with("bound", Value::Num(bound, 1, "/s"))
+        .with("ratio", Value::Num(throughput / bound, 3, ""))
+        .with("end_vs_start", end_vs_start)
+        .with(
+            "mean_in_flight",
+            Value::Num(series.mean_in_flight().unwrap_or(0.0), 1, ""),
+        );
+    figure.fields.extend(cost.fields());
+    figure = figure
+        .with("cpu_s_per_1k_letters", cost.cpu_per(sent, 1000.0))
+        .target(Target::at_least("ratio", RATIO_TARGET))
+        .target(Target::at_most("end_vs_start", END_VS_START_TARGET))
+        .target(Target::at_most("peak_rss_mb", RSS_TARGET_MB));
+    figure.note = format!(
+        "{sent} letters on one date in {wall:.1} s over {slices} slice(s) of {} s (first letter after {first_letter_s:.1} s: \
+         extraction); defaults: send.limit {}, {limit} in flight (at most {} seen), fake {} ms",
+        settings.notification.desired_duration.as_secs(),
+        settings.notification.send_limit,
+        series.max_in_flight(),
+        LATENCY.as_millis()
+    );
+    Ok(Sent {
+        figure,
+        series,
+        bound,
+        limit,
     })
 }
