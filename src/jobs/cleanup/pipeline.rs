@@ -129,11 +129,13 @@ impl Pipeline {
     }
 }
 
-/// Where the keyset walk stands: the values read and not yet asked for.
+/// Where the keyset walk stands: the values read and not yet asked for, and the next read,
+/// started while enough is left that the request window never waits for the database.
 struct Walk {
     after: String,
     ahead: VecDeque<String>,
     exhausted: bool,
+    reading: Option<tokio::task::JoinHandle<Result<Vec<String>, DbError>>>,
 }
 
 impl Walk {
@@ -142,10 +144,49 @@ impl Walk {
             after,
             ahead: VecDeque::new(),
             exhausted: false,
+            reading: None,
         }
     }
 
-    /// The next `per_request` stored values, reading `read_ahead` more when needed; `None` at the end.
+    /// Starts the next keyset read after everything read so far, unless one runs or none is left.
+    fn read_more<R: CleanupRule>(&mut self, db: &Db, run_time: StoredInstant, read_ahead: usize) {
+        if self.reading.is_some() || self.exhausted {
+            return;
+        }
+        let (db, after) = (db.clone(), self.after.clone());
+        self.reading = Some(tokio::spawn(async move {
+            db.run(move |conn| Ok::<_, DbError>(R::next_cprs(conn, &after, run_time, read_ahead)?))
+                .await
+        }));
+    }
+
+    /// Takes in a finished read (waiting for it when `wait`); `Err` when it failed.
+    async fn absorb(&mut self, wait: bool, read_ahead: usize) -> Result<(), FetchError> {
+        let Some(handle) = self.reading.take_if(|h| wait || h.is_finished()) else {
+            return Ok(());
+        };
+        let read = handle
+            .await
+            .map_err(|e| FetchError::Db(DbError::Aborted(e.to_string())))
+            .and_then(|r| r.map_err(FetchError::Db));
+        match read {
+            Ok(more) => {
+                self.exhausted = more.len() < read_ahead;
+                if let Some(last) = more.last() {
+                    self.after = last.clone();
+                }
+                self.ahead.extend(more);
+                Ok(())
+            }
+            Err(e) => {
+                self.exhausted = true;
+                self.ahead.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// The next `per_request` stored values; `None` at the end.
     async fn next_chunk<R: CleanupRule>(
         &mut self,
         db: &Db,
@@ -153,24 +194,19 @@ impl Walk {
         per_request: usize,
         read_ahead: usize,
     ) -> Option<Result<Vec<String>, FetchError>> {
-        if self.ahead.len() < per_request && !self.exhausted {
-            let after = self.after.clone();
-            let read = db
-                .run(move |conn| Ok::<_, DbError>(R::next_cprs(conn, &after, run_time, read_ahead)?))
-                .await;
-            match read {
-                Ok(more) => {
-                    self.exhausted = more.len() < read_ahead;
-                    if let Some(last) = more.last() {
-                        self.after = last.clone();
-                    }
-                    self.ahead.extend(more);
-                }
-                Err(e) => {
-                    self.exhausted = true;
-                    self.ahead.clear();
-                    return Some(Err(FetchError::Db(e)));
-                }
+        if let Err(e) = self.absorb(false, read_ahead).await {
+            return Some(Err(e));
+        }
+        // Half of a read left: the next one starts now, so it is in before it is needed.
+        if self.ahead.len() < read_ahead / 2 + per_request {
+            self.read_more::<R>(db, run_time, read_ahead);
+        }
+        while self.ahead.len() < per_request && self.reading.is_some() {
+            if let Err(e) = self.absorb(true, read_ahead).await {
+                return Some(Err(e));
+            }
+            if self.ahead.len() < per_request {
+                self.read_more::<R>(db, run_time, read_ahead);
             }
         }
         if self.ahead.is_empty() {
