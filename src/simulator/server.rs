@@ -28,22 +28,18 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use chrono::NaiveDate;
 use serde_json::json;
 
+use super::knobs::{text, Knobs};
+use super::seed::{population_for, seed_database};
 use crate::clock::Clock;
 use crate::config::DbUrl;
 use crate::config::Settings;
-use crate::db::models::stored;
-use crate::db::{admin, establish, migrate};
-use crate::jobs::notification::dates::birth_dates_for;
-use crate::simulator::digital_post::{DpFault, FakeDigitalPost};
-use crate::simulator::fake::FakeCore;
-use crate::simulator::person_information::{FakePersonInformation, PiFault};
-use crate::simulator::population::{self, cpr_for, Citizen, Fate};
+use crate::simulator::digital_post::FakeDigitalPost;
+use crate::simulator::person_information::FakePersonInformation;
+use crate::simulator::population;
 
 /// What `odr-operations simulate` runs.
 #[derive(Debug, Clone, clap::Args)]
@@ -70,61 +66,6 @@ pub struct SimulateOptions {
     /// Extra recipients per birth date of each of those dates.
     #[arg(long, default_value_t = 20)]
     pub per_date: u32,
-}
-
-/// The population: the demo's shape with `seed`, plus `per_date` alive citizens born on each
-/// birth date whose notification date is one of the `recent_dates` dates ending `today`.
-/// Returns the citizens and the first of those dates (the start date to configure).
-pub fn population_for(opts: &SimulateOptions, today: NaiveDate, years: u32, offset: u32) -> (Vec<Citizen>, NaiveDate) {
-    let mut spec = population::demo_spec(opts.citizens, today);
-    spec.seed = opts.seed;
-    let mut people = population::citizens(&spec);
-    let back = i64::from(opts.recent_dates.max(1)) - 1;
-    let start = today - chrono::Duration::days(back);
-    let mut date = start;
-    while date <= today {
-        for birth in birth_dates_for(date, years, offset) {
-            for k in 0..opts.per_date {
-                let cpr = cpr_for(birth, 500 + k);
-                if people.iter().any(|c| c.cpr == cpr) {
-                    continue;
-                }
-                people.push(Citizen {
-                    cpr,
-                    birth,
-                    fate: Fate::Alive,
-                    status_date: None,
-                    // Some decided (active registration), some not, some with history.
-                    registrations: u8::try_from(k % 3).unwrap_or(0),
-                });
-            }
-        }
-        date += chrono::Duration::days(1);
-    }
-    (people, start)
-}
-
-/// Words one of which a `--seed-db` database name must contain (it is dropped and recreated).
-pub const THROWAWAY_MARKS: &[&str] = &["test", "sim", "cluster", "demo", "bench"];
-
-/// Drops and recreates the database of `url`, migrates it and loads `people` (registrations and
-/// `v2_person_simplified`).
-pub fn seed_database(url: &DbUrl, people: &[Citizen]) -> Result<(), String> {
-    let (_, name) = url.server_and_database();
-    // The database is dropped first: refuse names that do not say they are disposable.
-    let lower = name.to_ascii_lowercase();
-    if !THROWAWAY_MARKS.iter().any(|m| lower.contains(m)) {
-        return Err(format!(
-            "--seed-db {url}: the database is dropped and recreated, so its name must contain one of {}",
-            THROWAWAY_MARKS.join(", ")
-        ));
-    }
-    admin::drop_database(url).map_err(|e| e.to_string())?;
-    admin::create_database(url).map_err(|e| e.to_string())?;
-    migrate::run(url).map_err(|e| e.to_string())?;
-    let mut conn = establish(url).map_err(|e| e.to_string())?;
-    let now = stored(chrono::Utc::now());
-    population::load(&mut conn, people, now, true, |_| {}).map_err(|e| e.to_string())
 }
 
 /// The fakes shared by the control handlers.
@@ -208,108 +149,6 @@ fn control_routes(cfg: &mut web::ServiceConfig) {
         .route("/dp/clear-rejections", web::post().to(dp_clear))
         .route("/dp/letters", web::get().to(dp_letters))
         .route("/dp/letters.tsv", web::get().to(dp_letters_tsv));
-}
-
-fn text(body: &str) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body(format!("{body}\n"))
-}
-
-fn bad(body: String) -> HttpResponse {
-    HttpResponse::BadRequest()
-        .content_type("text/plain; charset=utf-8")
-        .body(format!("{body}\n"))
-}
-
-/// `none`, `garbage`, `hang` or an HTTP code.
-fn parse_pi_fault(f: &str) -> Option<PiFault> {
-    match f {
-        "none" => Some(PiFault::None),
-        "garbage" => Some(PiFault::Garbage),
-        "hang" => Some(PiFault::Hang),
-        code => http_code(code).map(PiFault::Status),
-    }
-}
-
-/// `none`, `soap-client`, `soap-server`, `soap-other`, `503`, `hang`, `refuse` or another HTTP
-/// code (answered with a short text body).
-fn parse_dp_fault(f: &str) -> Option<DpFault> {
-    match f {
-        "none" => Some(DpFault::None),
-        "soap-client" => Some(DpFault::SoapClient),
-        "soap-server" => Some(DpFault::SoapServer),
-        "soap-other" => Some(DpFault::SoapOther),
-        "503" => Some(DpFault::Unavailable503),
-        "hang" => Some(DpFault::Hang),
-        "refuse" => Some(DpFault::Refuse),
-        code => http_code(code).map(DpFault::ClientError),
-    }
-}
-
-/// An HTTP status code, 100 to 599.
-fn http_code(code: &str) -> Option<u16> {
-    code.parse::<u16>().ok().filter(|c| (100..600).contains(c))
-}
-
-/// A fake's fault type, as the control API names it.
-trait NamedFault: Copy + Default + Debug {
-    /// The service, at the start of every answer.
-    const SERVICE: &'static str;
-    /// What the fake receives, for "the next n ...".
-    const ITEMS: &'static str;
-    /// The names `parse` knows, for the answer to an unknown one.
-    const NAMES: &'static str;
-    /// The fault of a name.
-    fn parse(name: &str) -> Option<Self>;
-}
-
-impl NamedFault for PiFault {
-    const SERVICE: &'static str = "PersonInformation";
-    const ITEMS: &'static str = "requests";
-    const NAMES: &'static str = "none, garbage, hang or an HTTP code";
-    fn parse(name: &str) -> Option<Self> {
-        parse_pi_fault(name)
-    }
-}
-
-impl NamedFault for DpFault {
-    const SERVICE: &'static str = "Digital Post";
-    const ITEMS: &'static str = "letters";
-    const NAMES: &'static str = "none, soap-client, soap-server, soap-other, 503, hang, refuse or an HTTP code";
-    fn parse(name: &str) -> Option<Self> {
-        parse_dp_fault(name)
-    }
-}
-
-/// The knobs every fake has, turned by name; each answers the control request.
-trait Knobs: Sync {
-    fn set_fault_named(&self, name: &str) -> HttpResponse;
-    fn fail_next_named(&self, n: u32, name: &str) -> HttpResponse;
-    fn set_latency_ms(&self, ms: u64) -> HttpResponse;
-}
-
-impl<F: NamedFault + Send> Knobs for FakeCore<F> {
-    fn set_fault_named(&self, name: &str) -> HttpResponse {
-        let Some(fault) = F::parse(name) else {
-            return bad(format!("unknown fault {name:?}: {}", F::NAMES));
-        };
-        self.set_fault(fault);
-        text(&format!("{} fault: {fault:?}", F::SERVICE))
-    }
-
-    fn fail_next_named(&self, n: u32, name: &str) -> HttpResponse {
-        let Some(fault) = F::parse(name) else {
-            return bad(format!("unknown fault {name:?}: {}", F::NAMES));
-        };
-        self.fail_next(n, fault);
-        text(&format!("{}: next {n} {} {fault:?}", F::SERVICE, F::ITEMS))
-    }
-
-    fn set_latency_ms(&self, ms: u64) -> HttpResponse {
-        self.set_latency(Duration::from_millis(ms));
-        text(&format!("{} latency: {ms} ms", F::SERVICE))
-    }
 }
 
 async fn fault(fakes: web::Data<Fakes>, path: web::Path<(Which, String)>) -> HttpResponse {
@@ -396,29 +235,6 @@ async fn dp_letters_tsv(fakes: web::Data<Fakes>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fault_names_parse() {
-        assert_eq!(parse_pi_fault("409"), Some(PiFault::Status(409)));
-        assert_eq!(parse_pi_fault("hang"), Some(PiFault::Hang));
-        assert_eq!(parse_pi_fault("garbage"), Some(PiFault::Garbage));
-        assert_eq!(parse_pi_fault("9999"), None);
-        assert_eq!(parse_pi_fault("refuse"), None);
-        for (name, fault) in [
-            ("none", DpFault::None),
-            ("soap-client", DpFault::SoapClient),
-            ("soap-server", DpFault::SoapServer),
-            ("soap-other", DpFault::SoapOther),
-            ("503", DpFault::Unavailable503),
-            ("hang", DpFault::Hang),
-            ("refuse", DpFault::Refuse),
-            ("404", DpFault::ClientError(404)),
-        ] {
-            assert_eq!(parse_dp_fault(name), Some(fault), "{name}");
-        }
-        assert_eq!(parse_dp_fault("nope"), None);
-        assert_eq!(parse_dp_fault("99"), None);
-    }
 
     /// Every URL the reliability suite (tests/cluster/run.sh) calls, and what it answers.
     #[actix_web::test]
@@ -512,42 +328,5 @@ mod tests {
             assert_eq!(res.status().as_u16(), 200, "{uri}");
             assert_eq!(String::from_utf8_lossy(&read_body(res).await), expected, "{uri}");
         }
-    }
-
-    #[test]
-    fn seed_db_refuses_a_database_that_does_not_look_disposable() {
-        let url = |s: &str| DbUrl::parse(s).unwrap();
-        let err = seed_database(&url("mysql://root@127.0.0.1:3306/odr"), &[]).unwrap_err();
-        assert!(err.contains("must contain one of test, sim"), "{err}");
-        assert!(seed_database(&url("mysql://root@127.0.0.1:3306/odr-x_test"), &[]).is_err());
-    }
-
-    #[test]
-    fn every_recent_date_gets_its_extra_recipients_once() {
-        let opts = SimulateOptions {
-            citizens: 2000,
-            seed: 7,
-            control: "127.0.0.1:0".into(),
-            ready_file: None,
-            seed_db: None,
-            recent_dates: 5,
-            per_date: 4,
-        };
-        let today = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-        let (people, start) = population_for(&opts, today, 18, 14);
-        assert_eq!(start, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
-        let unique: std::collections::HashSet<&str> = people.iter().map(|c| c.cpr.as_str()).collect();
-        assert_eq!(unique.len(), people.len());
-        let mut d = start;
-        while d <= today {
-            let due = people
-                .iter()
-                .filter(|c| crate::jobs::notification::dates::notification_date(c.birth, 18, 14) == d)
-                .count();
-            assert!(due >= 4, "{d}: {due}");
-            d += chrono::Duration::days(1);
-        }
-        // Same options, same population.
-        assert_eq!(population_for(&opts, today, 18, 14).0.len(), people.len());
     }
 }
