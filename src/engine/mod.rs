@@ -92,6 +92,12 @@ pub trait Job {
     fn figures_json(&self) -> serde_json::Map<String, serde_json::Value> {
         serde_json::Map::new()
     }
+    /// Settles what the job deferred to overlap it with its next operation, when the slice ends
+    /// without one (the job finished, or the budget or a shutdown stops it). Default: nothing.
+    fn wind_up(&mut self, slice: &mut Slice) -> impl Future<Output = Result<(), JobError>> {
+        let _ = slice;
+        async { Ok(()) }
+    }
     /// The longest one operation may take on its own (its external calls' timeouts): the
     /// heartbeat keeps the lease at most budget + margin + this past the slice's start.
     fn operation_timeout(&self) -> Duration {
@@ -293,12 +299,14 @@ async fn run_operations<J: Job>(
                 JobError::Other("en operation i jobbet fejlede uventet (panic)".to_string())
             })?;
         if step? == Step::Finished {
+            job.wind_up(&mut slice).await?;
             return Ok(Outcome::Finished);
         }
         slice.check_lease()?;
         // The budget (and a shutdown) is checked after each operation: one in flight always
         // finishes and commits.
         if started.elapsed() >= budget || ctx.shutdown.is_raised() {
+            job.wind_up(&mut slice).await?;
             return Ok(Outcome::Paused);
         }
     }

@@ -9,6 +9,9 @@ use crate::db::models::notification::{self, NewLetter, TYPE_18AAR};
 use crate::db::models::{person, stored, DateStatus, LetterStatus};
 use crate::engine::{CursorChange, JobError, Slice};
 
+/// Letters built and inserted at a time during an extraction.
+const LETTER_CHUNK: usize = 1000;
+
 impl NotificationJob {
     /// Extracts date `date`: the date row, one Pending letter per recipient who has never had
     /// one, then the date InProgress, in one transaction. Also completes an extraction an
@@ -40,29 +43,34 @@ impl NotificationJob {
                 let row = notification::date_row_or_insert(conn, date, now)?;
                 let had = notification::cprs_with_letter(conn, &cprs, TYPE_18AAR)?;
                 let todo: Vec<String> = cprs.into_iter().filter(|c| !had.contains(c)).collect();
-                let decided = notification::cprs_with_active_registration(conn, &todo, now)?;
-                let letters: Vec<NewLetter> = todo
-                    .into_iter()
-                    .map(|cpr| {
-                        let (digital, physical) = if decided.contains(&cpr) {
-                            (&templates.digital_decided, &templates.physical_decided)
-                        } else {
-                            (&templates.digital_undecided, &templates.physical_undecided)
-                        };
-                        NewLetter {
-                            notification_date_id: row.id,
-                            cpr,
-                            notification_type: TYPE_18AAR.to_string(),
-                            status: LetterStatus::Pending.as_str().to_string(),
-                            message_id: uuid::Uuid::new_v4().to_string(),
-                            template_digital: digital.clone(),
-                            template_physical: physical.clone(),
-                            created: now,
-                            modified: now,
-                        }
-                    })
-                    .collect();
-                let inserted = notification::insert_letters(conn, &letters)?;
+                // Built and inserted a chunk at a time: a date of any size costs one chunk of
+                // letters in memory, not all of them (still one transaction).
+                let mut inserted = 0;
+                for chunk in todo.chunks(LETTER_CHUNK) {
+                    let decided = notification::cprs_with_active_registration(conn, chunk, now)?;
+                    let letters: Vec<NewLetter> = chunk
+                        .iter()
+                        .map(|cpr| {
+                            let (digital, physical) = if decided.contains(cpr) {
+                                (&templates.digital_decided, &templates.physical_decided)
+                            } else {
+                                (&templates.digital_undecided, &templates.physical_undecided)
+                            };
+                            NewLetter {
+                                notification_date_id: row.id,
+                                cpr: cpr.clone(),
+                                notification_type: TYPE_18AAR.to_string(),
+                                status: LetterStatus::Pending.as_str().to_string(),
+                                message_id: uuid::Uuid::new_v4().to_string(),
+                                template_digital: digital.clone(),
+                                template_physical: physical.clone(),
+                                created: now,
+                                modified: now,
+                            }
+                        })
+                        .collect();
+                    inserted += notification::insert_letters(conn, &letters)?;
+                }
                 notification::set_date_status(conn, row.id, DateStatus::InProgress, now)?;
                 Ok((inserted, had.len()))
             })

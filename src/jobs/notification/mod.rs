@@ -6,13 +6,15 @@
 //!   recipient (templates chosen now), then set D InProgress, all in one transaction;
 //! - **send** a batch of D: take up to `send.limit` Pending letters (and letters a dead slice
 //!   left InProgress) and mark them InProgress (one commit), send them with at most
-//!   `max_per_route` in flight, then record every outcome (one commit);
+//!   `max_per_route` in flight, then record every outcome (one commit); while a batch is out,
+//!   the previous batch's outcomes are recorded and the next batch is claimed, so the adapter
+//!   is never left waiting on a commit;
 //! - **complete** D: when every letter of D is Sent, set them and D Completed (one commit).
 //!
 //! The resume point is the notification tables themselves (`CursorChange::Keep`): the oldest
 //! date that is not Completed, or the day after the newest date. A letter left InProgress can
 //! only come from a slice that died or lost its lease (the lease lets one slice run at a time,
-//! and a slice resolves its own InProgress letters before its operation ends), so it is sent
+//! and a slice resolves its own InProgress letters before it ends: [`Job::wind_up`]), so it is sent
 //! again with the same MessageId, which the adapter uses to drop the duplicate.
 
 pub mod dates;
@@ -91,6 +93,7 @@ impl JobFactory for NotificationJob {
             rejected: 0,
             held: None,
             next_batch: None,
+            unrecorded: None,
         })
     }
 }
@@ -112,6 +115,8 @@ pub struct NotificationJob {
     held: Option<String>,
     /// The batch claimed while the previous one was sent: (date id, letters).
     next_batch: Option<(i64, Vec<notification::LetterRow>)>,
+    /// The batch sent last, recorded by the next operation while it sends (or at the end).
+    unrecorded: Option<send::Unrecorded>,
 }
 
 impl Job for NotificationJob {
@@ -163,6 +168,10 @@ impl Job for NotificationJob {
 
     fn processed(&self) -> i64 {
         self.sent + self.rejected
+    }
+
+    async fn wind_up(&mut self, slice: &mut Slice) -> Result<(), JobError> {
+        self.record_unrecorded(slice).await
     }
 
     fn operation_timeout(&self) -> Duration {

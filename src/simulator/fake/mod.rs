@@ -67,17 +67,40 @@ struct Log {
     in_flight: usize,
     request_ids: Vec<String>,
     last_request_id: Option<String>,
+    delays: Delays,
+}
+
+/// How long the fake held its requests, from admission to answer: the latency it waited (a sleep
+/// ends on the timer's next tick, later on a busy machine) and its own work. A benchmark's
+/// physical bound is computed from it. Kept since start, never reset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delays {
+    /// Requests answered (or given up by the client).
+    pub count: u64,
+    /// The total time the fake held them.
+    pub total: Duration,
+}
+
+impl Delays {
+    /// The mean time a request was held between `earlier` and `self`; `None` when none was.
+    pub fn mean_since(&self, earlier: Delays) -> Option<Duration> {
+        let n = self.count.checked_sub(earlier.count).filter(|n| *n > 0)?;
+        let n = u32::try_from(n).ok()?;
+        Some(self.total.saturating_sub(earlier.total) / n)
+    }
 }
 
 /// Counts a request in flight until dropped (also when the client gives up and the handler's
-/// future is dropped).
+/// future is dropped), and then adds how long the fake held it to [`Delays`].
 #[derive(Debug)]
-struct InFlight(Arc<Mutex<Log>>);
+struct InFlight(Arc<Mutex<Log>>, std::time::Instant);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         let mut log = lock(&self.0);
         log.in_flight = log.in_flight.saturating_sub(1);
+        log.delays.count += 1;
+        log.delays.total += self.1.elapsed();
     }
 }
 
@@ -145,6 +168,11 @@ impl<F: Copy + Default> FakeCore<F> {
         lock(&self.log).traffic
     }
 
+    /// How long requests were held so far (since start; not touched by [`FakeCore::reset_traffic`]).
+    pub fn delays(&self) -> Delays {
+        lock(&self.log).delays
+    }
+
     /// The `X-Request-ID` of the latest request, if it had one.
     pub fn last_request_id(&self) -> Option<String> {
         lock(&self.log).last_request_id.clone()
@@ -182,7 +210,7 @@ impl<F: Copy + Default> FakeCore<F> {
             log.traffic.max_in_flight = log.traffic.max_in_flight.max(log.in_flight);
             log.request_ids.extend(id.clone());
             log.last_request_id = id;
-            InFlight(self.log.clone())
+            InFlight(self.log.clone(), std::time::Instant::now())
         };
         let (fault, latency) = {
             let mut knobs = lock(&self.knobs);
