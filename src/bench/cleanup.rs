@@ -24,15 +24,43 @@ const RATIO_TARGET: f64 = 0.95;
 /// The issue's target for the time per CPR at the end of a pass over the start.
 pub const END_VS_START_TARGET: f64 = 1.1;
 
-/// The physical bound of a pass, measured: `units_in_flight` (requests in flight allowed x units
-/// per request) per the mean time the fake held a request in this run (its latency plus a timer
-/// tick, more on a busy machine). Returns the bound per second and that time in ms.
-pub fn measured_bound(units_in_flight: f64, now: &Delays, before: Delays) -> Result<(f64, f64), String> {
-    let held = now
-        .mean_since(before)
-        .filter(|d| !d.is_zero())
-        .ok_or("the fake answered no request: no bound to measure")?;
-    Ok((units_in_flight / held.as_secs_f64(), held.as_secs_f64() * 1000.0))
+/// The physical bound of a pass: units in flight (requests in flight allowed x units per
+/// request) per the time the fake held a request, measured in the run (its latency plus a
+/// timer tick, more on a busy machine), and at the configured latency.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// Units per second at the measured hold time: the ratio's denominator.
+    pub per_s: f64,
+    /// Units per second at [`LATENCY`].
+    pub config_per_s: f64,
+    /// The mean time the fake held a request, in ms.
+    pub fake_ms: f64,
+}
+
+impl Bound {
+    /// The bound of `units_in_flight` from the fake's [`Delays`] since `before`.
+    pub fn measured(units_in_flight: f64, now: &Delays, before: Delays) -> Result<Bound, String> {
+        let held = now
+            .mean_since(before)
+            .filter(|d| !d.is_zero())
+            .ok_or("the fake answered no request: no bound to measure")?;
+        Ok(Bound {
+            per_s: units_in_flight / held.as_secs_f64(),
+            config_per_s: units_in_flight / LATENCY.as_secs_f64(),
+            fake_ms: held.as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// `throughput` with the bounds and ratios, added to `figure`.
+    pub fn fields(&self, figure: Figure, throughput: f64) -> Figure {
+        figure
+            .with("throughput", Value::Num(throughput, 1, "/s"))
+            .with("fake_ms", Value::Num(self.fake_ms, 2, ""))
+            .with("bound", Value::Num(self.per_s, 1, "/s"))
+            .with("ratio", Value::Num(throughput / self.per_s, 3, ""))
+            .with("bound_config", Value::Num(self.config_per_s, 1, "/s"))
+            .with("ratio_config", Value::Num(throughput / self.config_per_s, 3, ""))
+    }
 }
 
 /// A population loaded into a scratch database.
@@ -102,14 +130,12 @@ pub async fn pass(scenario: &'static str, backend: Backend, loaded: &Loaded) -> 
     fake.set_people(population::statuses(&loaded.people));
     fake.set_latency(LATENCY);
     let props = format!("personinformation.url={}\n", fake.base_url());
-    // The bound from the configuration the service runs with: requests in flight (per-route limit,
-    // capped by the total) x CPRs per request / the fake's latency: as configured, and as the fake
-    // measured it in this run (the ratio's denominator).
+    // Requests in flight (per-route limit, capped by the total) x CPRs per request: the bound's
+    // numerator, from the configuration the service runs with.
     let settings = Settings::from_properties("bench", &props).map_err(|e| e.to_string())?;
     let pi = &settings.person_information;
     let limit = pi.max_per_route.min(pi.max_total_connections);
     let pi_batch = settings.deceased.personinformation_batch_size;
-    let bound_config = (limit * pi_batch) as f64 / LATENCY.as_secs_f64();
     let service = Service::start(&loaded.db, &props).await?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3600))
@@ -139,7 +165,7 @@ pub async fn pass(scenario: &'static str, backend: Backend, loaded: &Loaded) -> 
     let wall = started.elapsed().as_secs_f64();
     let cost = service.cost_since(cpu_before);
     drop(service);
-    let (bound, fake_ms) = measured_bound((limit * pi_batch) as f64, &fake.delays(), delays_before)?;
+    let bound = Bound::measured((limit * pi_batch) as f64, &fake.delays(), delays_before)?;
     let asked = fake.stats().cprs_asked;
     fake.stop().await;
     let checked = u64::try_from(checked).unwrap_or(0);
@@ -149,14 +175,11 @@ pub async fn pass(scenario: &'static str, backend: Backend, loaded: &Loaded) -> 
         Err(why) => Value::NotMeasured(why),
     };
     let mean_in_flight = series.mean_in_flight().unwrap_or(0.0);
-    let mut figure = Figure::new(scenario, backend.name())
-        .with("cprs", Value::Int(checked))
-        .with("throughput", Value::Num(throughput, 1, "/s"))
-        .with("fake_ms", Value::Num(fake_ms, 2, ""))
-        .with("bound", Value::Num(bound, 1, "/s"))
-        .with("ratio", Value::Num(throughput / bound, 3, ""))
-        .with("bound_config", Value::Num(bound_config, 1, "/s"))
-        .with("ratio_config", Value::Num(throughput / bound_config, 3, ""))
+    let mut figure = bound
+        .fields(
+            Figure::new(scenario, backend.name()).with("cprs", Value::Int(checked)),
+            throughput,
+        )
         .with("us_per_cpr", Value::Num(wall * 1e6 / checked.max(1) as f64, 2, ""))
         .with("end_vs_start", end_vs_start)
         .with("mean_in_flight", Value::Num(mean_in_flight, 1, ""));
@@ -164,17 +187,18 @@ pub async fn pass(scenario: &'static str, backend: Backend, loaded: &Loaded) -> 
     figure = figure.with("cpu_s_per_100k_cpr", cost.cpu_per(checked, 100_000.0));
     figure.note = format!(
         "{checked} CPR in {wall:.1} s, {slices} slice(s) of {} s; {} registrations; defaults: deletion batch {}, \
-         PI {pi_batch}/request, {limit} in flight (at most {} seen), fake {} ms (held {fake_ms:.2} ms)",
+         PI {pi_batch}/request, {limit} in flight (at most {} seen), fake {} ms (held {:.2} ms)",
         settings.deceased.desired_duration.as_secs(),
         loaded.registrations,
         settings.deceased.batch_size,
         series.max_in_flight(),
-        LATENCY.as_millis()
+        LATENCY.as_millis(),
+        bound.fake_ms
     );
     Ok(Pass {
         figure,
         series,
-        bound,
+        bound: bound.per_s,
         limit,
     })
 }

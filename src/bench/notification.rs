@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::cleanup::{measured_bound, END_VS_START_TARGET, LATENCY};
+use super::cleanup::{Bound, END_VS_START_TARGET, LATENCY};
 use super::harness::{get_text, Service};
 use super::report::{Figure, Target, Value};
 use super::sampler::{sample_while, Series};
@@ -64,8 +64,6 @@ pub async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Sent,
         .digital_post
         .max_per_route
         .min(settings.digital_post.max_total_connections);
-    // One letter per request: the configured bound, and the measured one (the ratio's denominator).
-    let bound_config = limit as f64 / LATENCY.as_secs_f64();
     let service = Service::start(&db, &props).await?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3600))
@@ -100,7 +98,8 @@ pub async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Sent,
     let wall = started.elapsed().as_secs_f64();
     let cost = service.cost_since(cpu_before);
     drop(service);
-    let (bound, fake_ms) = measured_bound(limit as f64, &dp.delays(), delays_before)?;
+    // One letter per request.
+    let bound = Bound::measured(limit as f64, &dp.delays(), delays_before)?;
     let sent = dp.stats().accepted;
     let distinct = dp.letters().len();
     dp.stop().await;
@@ -113,14 +112,11 @@ pub async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Sent,
         Err(why) => Value::NotMeasured(why),
     };
     let first_letter_s = series.samples.iter().find(|s| s.units > 0).map_or(0.0, |s| s.t);
-    let mut figure = Figure::new("notification", backend.name())
-        .with("letters", Value::Int(sent))
-        .with("throughput", Value::Num(throughput, 1, "/s"))
-        .with("fake_ms", Value::Num(fake_ms, 2, ""))
-        .with("bound", Value::Num(bound, 1, "/s"))
-        .with("ratio", Value::Num(throughput / bound, 3, ""))
-        .with("bound_config", Value::Num(bound_config, 1, "/s"))
-        .with("ratio_config", Value::Num(throughput / bound_config, 3, ""))
+    let mut figure = bound
+        .fields(
+            Figure::new("notification", backend.name()).with("letters", Value::Int(sent)),
+            throughput,
+        )
         .with("end_vs_start", end_vs_start)
         .with(
             "mean_in_flight",
@@ -134,16 +130,17 @@ pub async fn notification(backend: Backend, opts: &BenchOptions) -> Result<Sent,
         .target(Target::at_most("peak_rss_mb", RSS_TARGET_MB));
     figure.note = format!(
         "{sent} letters on one date in {wall:.1} s over {slices} slice(s) of {} s (first letter after {first_letter_s:.1} s: \
-         extraction); defaults: send.limit {}, {limit} in flight (at most {} seen), fake {} ms (held {fake_ms:.2} ms)",
+         extraction); defaults: send.limit {}, {limit} in flight (at most {} seen), fake {} ms (held {:.2} ms)",
         settings.notification.desired_duration.as_secs(),
         settings.notification.send_limit,
         series.max_in_flight(),
-        LATENCY.as_millis()
+        LATENCY.as_millis(),
+        bound.fake_ms
     );
     Ok(Sent {
         figure,
         series,
-        bound,
+        bound: bound.per_s,
         limit,
     })
 }
