@@ -1,7 +1,7 @@
 //! Status pages on both backends, database failures, request ids, 404 and 405.
 
 use crate::both_backends;
-use crate::fixture::{spawn_app, spawn_with, test_db, Backend, Spawn, TestDbExt};
+use crate::fixture::{spawn_app, spawn_with, test_db, ymd, Backend, Spawn, TestDbExt};
 
 const SLETTEJOB_STATUS: &str = "/odr-operations/odr-slettejob/status";
 const NOTIFICATION_STATUS: &str = "/odr-operations/odr-send-digitalpost-notifikation/status";
@@ -82,6 +82,34 @@ async fn notification_status_counts_rows_per_status_in_fixed_order(backend: Back
     app.stop().await;
 }
 both_backends!(notification_status_counts_rows_per_status_in_fixed_order);
+
+/// From `LARGE_COUNT` Completed letters on, the status page serves the node's last count (a
+/// background task recounts at most every 10 s) instead of scanning them on every call.
+async fn a_large_completed_count_is_served_from_the_last_count(backend: Backend) {
+    use odr_operations::simulator::population::insert_letter_history;
+    use odr_operations::web::status::LARGE_COUNT;
+    let Some(db) = test_db(backend) else { return };
+    let per_date = usize::try_from(LARGE_COUNT).unwrap();
+    let app = spawn_app(&db, "").await;
+    insert_letter_history(&mut db.conn(), ymd("2026-11-20"), 2, per_date).unwrap();
+    let completed = |body: &str| {
+        let key = r#""Antal i NotificationPerson med status Completed":""#;
+        let from = body.find(key).unwrap_or_else(|| panic!("{body}")) + key.len();
+        body[from..].split('"').next().unwrap().to_string()
+    };
+    let (code, body) = app.get_text(NOTIFICATION_STATUS).await;
+    assert_eq!(code, 200);
+    assert_eq!(completed(&body), LARGE_COUNT.to_string());
+    db.execute("UPDATE NotificationPerson SET Status = 'Completed' WHERE Status = 'Sent'");
+    let (_, body) = app.get_text(NOTIFICATION_STATUS).await;
+    assert_eq!(
+        completed(&body),
+        LARGE_COUNT.to_string(),
+        "the last count, not a new scan"
+    );
+    app.stop().await;
+}
+both_backends!(a_large_completed_count_is_served_from_the_last_count);
 
 async fn unreachable_database_gives_500_on_both_status_pages(backend: Backend) {
     // A closed port for MariaDB, a file in a directory that does not exist for SQLite.
