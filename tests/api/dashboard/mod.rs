@@ -66,7 +66,9 @@ pub async fn scenario(backend: Backend) -> Option<(TestEnv, Vec<String>)> {
 
     env.app.run_to_end(EMIGRATED_START).await;
     env.app.run_to_end(DECEASED_START).await;
-    // One more slice: a new pass, paused after its first batch, so the resume point is a CPR.
+    // One more slice: a new pass, paused after its first batch, so the resume point is a CPR
+    // (the fake's latency makes that batch outlast the 1 ms budget on any machine).
+    env.pi.set_latency(std::time::Duration::from_millis(5));
     let paused = env.app.start(DECEASED_START).await;
     assert!(paused.contains(": Paused after "), "{paused}");
     let held = env.app.start(NOTIFICATION_START).await;
