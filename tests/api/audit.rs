@@ -2,11 +2,11 @@
 //! the guide's five fields, the time and the request id; `cpr-inactive` for every non-active
 //! status; CPR numbers there and nowhere in the application log.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use odr_operations::simulator::person_information::FakePersonInformation;
 
+use crate::fixture::binary::serve;
 use crate::fixture::sql::registration;
 use crate::fixture::{test_db, ymd, Backend, TestDbExt};
 
@@ -48,20 +48,7 @@ async fn the_audit_log_has_one_json_object_per_line_with_the_guides_fields(backe
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_odr-operations"))
-        .current_dir(dir.path())
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The console (stderr) says which port it bound: "listening on 127.0.0.1:0 (port N)".
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = lines.next().expect("the service prints its port").unwrap();
-        if let Some(rest) = line.split("(port ").nth(1) {
-            break rest.trim_end_matches(')').to_string();
-        }
-    };
+    let (mut child, port) = serve(dir.path(), &config);
     let client = reqwest::Client::new();
     let answer = client
         .get(format!(

@@ -2,39 +2,19 @@
 //! moments, 22 times; after each kill the resume point never lies past a CPR PersonInformation
 //! has not answered, and at the end every dead citizen is removed and nobody else.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use odr_operations::simulator::person_information::FakePersonInformation;
 use odr_operations::simulator::population::Rng;
 
 use crate::both_backends;
+use crate::fixture::binary::serve;
 use crate::fixture::sql::registration;
 use crate::fixture::{count, spawn_app, test_db, texts, ymd, Backend, TestDbExt};
 
 const DECEASED: &str = "/odr-operations/odr-slettejob/deceased/start";
 const SEED: u64 = 20261129;
 const KILLS: usize = 22;
-
-/// Starts `serve` with `config`; returns the child and its port.
-fn serve(dir: &std::path::Path, config: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_odr-operations"))
-        .current_dir(dir)
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = lines.next().expect("the service prints its port").unwrap();
-        if let Some(rest) = line.split("(port ").nth(1) {
-            break rest.trim_end_matches(')').to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, port)
-}
 
 async fn kill_9_during_pipelined_passes_loses_nothing_and_removes_only_the_dead(backend: Backend) {
     let Some(db) = test_db(backend) else { return };

@@ -1,13 +1,13 @@
 //! SIGTERM (systemd's stop): the real binary stops accepting, lets a running slice reach its
 //! next commit, releases the lease at once and exits 0; nothing is lost.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use odr_operations::simulator::person_information::FakePersonInformation;
 
 use crate::both_backends;
+use crate::fixture::binary::serve;
 use crate::fixture::sql::registration;
 use crate::fixture::{count, spawn_app, test_db, texts, ymd, Backend, TestDbExt};
 
@@ -41,21 +41,7 @@ async fn sigterm_lets_the_slice_commit_frees_the_lease_and_exits_0(backend: Back
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_odr-operations"))
-        .current_dir(dir.path())
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = lines.next().expect("the service prints its port").unwrap();
-        if let Some(rest) = line.split("(port ").nth(1) {
-            break rest.trim_end_matches(')').to_string();
-        }
-    };
-    // Drain the console so the service never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let (mut child, port) = serve(dir.path(), &config);
     let url = format!("http://127.0.0.1:{port}{DECEASED}");
     let slice = tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() });
     // The first batch is at PersonInformation: stop the service now.
