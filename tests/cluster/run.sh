@@ -23,6 +23,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/suite.sh
+. "$ROOT/tests/suite.sh"
 SEED=${CLUSTER_SEED:-20260409}
 STORM_SECONDS=${CLUSTER_STORM_SECONDS:-60}
 KILLS=${CLUSTER_KILLS:-10}
@@ -60,18 +62,12 @@ PI_PREFIX='Data for CPR-nummeret kunne ikke findes, fordi '
 DP_PREFIX='Kaldet til Digital Post Adapter-servicen fejlede: '
 
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 # ---------------------------------------------------------------- processes and clean-up
 
 # Records a started process; only recorded processes are ever signalled, and only while their
 # command line still matches what was started (a pid is never reused by accident).
 remember() { printf '%s\t%s\n' "$1" "$2" >>"$PIDFILE"; }
-ours() {
-  local c
-  c=$( { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null) || return 1
-  [[ "$c" == *"$2"* ]]
-}
 forget() { sed -i "/^$1\t/d" "$PIDFILE"; }
 signal_recorded() { # signal, optional filter on "what"
   local sig=$1 filter=${2:-} pid what
@@ -165,20 +161,6 @@ build() {
   (cd "$ROOT" && cargo build --release --features mariadb --quiet)
 }
 
-# A free loopback port below the kernel's ephemeral range, so no outgoing connection (curl,
-# MariaDB clients) can hold it when nginx or a restarted node binds it.
-free_port() {
-  local p i low
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  [ "$low" -gt 12000 ] || low=32768
-  for i in $(seq 1 200); do
-    p=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      grep -qx "$p" "$WORK/ports" 2>/dev/null || { echo "$p" >>"$WORK/ports"; echo "$p"; return 0; }
-    fi
-  done
-  return 1
-}
 
 # ---------------------------------------------------------------- nginx
 
@@ -262,11 +244,6 @@ setup_cluster() {
   start_node 2
 }
 
-sim() {
-  local data=()
-  [ $# -ge 3 ] && data=(--data-binary "$3")
-  curl -s --max-time 10 -X "$1" "${data[@]}" "$SIM_CONTROL$2"
-}
 
 node_props() {
   cat <<EOF
@@ -325,14 +302,12 @@ http() {
   fi
   BODY=$(cat "$f")
 }
-get() { http GET "$@"; }
 
 SC_FAILS=0
 FIGURES=""
 figure() { FIGURES="${FIGURES:+$FIGURES; }$*"; }
 pass() { printf '    ok    %s\n' "$*"; }
 fail() { printf '    FAIL  %s\n' "$*"; SC_FAILS=$((SC_FAILS + 1)); }
-expect_eq() { if [ "$2" = "$3" ]; then pass "$1 ($2)"; else fail "$1: got [$2], expected [$3]"; fi; }
 expect_has() { if grep -qF -- "$3" <<<"$2"; then pass "$1"; else fail "$1: [$(head -c 400 <<<"$2")] lacks [$3]"; fi; }
 expect_lacks() { if grep -qF -- "$3" <<<"$2"; then fail "$1: [$(head -c 400 <<<"$2")] contains [$3]"; else pass "$1"; fi; }
 

@@ -39,6 +39,8 @@ set -euo pipefail
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/suite.sh
+. "$ROOT/tests/suite.sh"
 CLUSTER_SH=$ROOT/tests/galera/cluster.sh
 SEED=${GALERA_SEED:-20260409}
 STORM_SECONDS=${GALERA_STORM_SECONDS:-60}
@@ -80,18 +82,12 @@ NOTIFICATION=OrganDonorNotification
 DB_FAILED_RE=': Failed: (databasefejl|databasen kunne ikke nås): '
 
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 # ---------------------------------------------------------------- processes and clean-up
 
 # Only recorded processes are ever signalled, and only while their command line still
 # contains what was started (a reused pid is never hit).
 remember() { printf '%s\t%s\t%s\n' "$1" "$2" "${SCEN:-suite}" >>"$PIDFILE"; }
-ours() {
-  local c
-  c=$( { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null) || return 1
-  [[ "$c" == *"$2"* ]]
-}
 forget() { sed -i "/^$1\t/d" "$PIDFILE"; }
 # A child still running (not gone, not a zombie). Unlike `ours`, also true in the moment between
 # the fork and the exec of a started process, when its command line is still the suite's.
@@ -228,19 +224,6 @@ cluster_heal() {
   bash "$CLUSTER_SH" start >"$WORK/cluster-heal.log" 2>&1 || { cat "$WORK/cluster-heal.log" >&2; return 1; }
 }
 
-# A free loopback port below the kernel's ephemeral range (no outgoing connection holds it).
-free_port() {
-  local p i low
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  [ "$low" -gt 12000 ] || low=32768
-  for i in $(seq 1 200); do
-    p=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      grep -qx "$p" "$WORK/ports" 2>/dev/null || { echo "$p" >>"$WORK/ports"; echo "$p"; return 0; }
-    fi
-  done
-  return 1
-}
 
 # ---------------------------------------------------------------- SQL
 
@@ -338,11 +321,6 @@ setup_sim() {
   if [ ! -s "$WORK/cprs.txt" ]; then q "select Cpr from v2_person_simplified" | sort -u >"$WORK/cprs.txt"; fi
 }
 
-sim() {
-  local data=()
-  [ $# -ge 3 ] && data=(--data-binary "$3")
-  curl -s --max-time 10 -X "$1" "${data[@]}" "$SIM_CONTROL$2"
-}
 dp_stat() { sim GET /dp/stats | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
 
 # node_props N GALERA-NODE: service node N's properties (NODE_EXTRA: the scenario's keys).
@@ -418,14 +396,12 @@ http() {
   CODE=$(curl -s --max-time 120 -X "$method" -o "$f" -w '%{http_code}' "$@" "$url" || true)
   BODY=$(cat "$f")
 }
-get() { http GET "$@"; }
 
 SC_FAILS=0
 FIGURES=""
 figure() { FIGURES="${FIGURES:+$FIGURES; }$*"; }
 pass() { printf '    ok    %s\n' "$*"; }
 fail() { printf '    FAIL  %s\n' "$*"; SC_FAILS=$((SC_FAILS + 1)); }
-expect_eq() { if [ "$2" = "$3" ]; then pass "$1 ($2)"; else fail "$1: got [$2], expected [$3]"; fi; }
 expect_has() { if grep -qF -- "$3" <<<"$2"; then pass "$1"; else fail "$1: [$(head -c 400 <<<"$2")] lacks [$3]"; fi; }
 expect_re() { if grep -qE -- "$3" <<<"$2"; then pass "$1: $(head -c 160 <<<"$2")"; else fail "$1: [$(head -c 400 <<<"$2")] does not match /$3/"; fi; }
 expect_lacks() { if grep -qF -- "$3" <<<"$2"; then fail "$1: [$(head -c 400 <<<"$2")] contains [$3]"; else pass "$1"; fi; }

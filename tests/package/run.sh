@@ -23,6 +23,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/suite.sh
+. "$ROOT/tests/suite.sh"
 PKG=odr-operations
 SUITE_START=$SECONDS
 WORK=$(mktemp -d /tmp/odr-package.XXXXXX)
@@ -60,7 +62,6 @@ fail() { FAILED=$((FAILED + 1)); printf 'FAIL  %s\n' "$*"; }
 skip() { SKIPS+=("$*"); printf 'SKIP  %s\n' "$*"; }
 info() { printf 'info  %s\n' "$*"; }
 phase() { printf '\n== %s (%s, %d s)\n' "$*" "$(date -u +%H:%M:%S)" $((SECONDS - SUITE_START)); }
-expect_eq() { if [ "$2" = "$3" ]; then pass "$1 ($2)"; else fail "$1: got [$2], expected [$3]"; fi; }
 expect_has() { if grep -qF -- "$3" <<<"$2"; then pass "$1"; else fail "$1: [$(head -c 600 <<<"$2")] lacks [$3]"; fi; }
 expect_lacks() { if grep -qF -- "$3" <<<"$2"; then fail "$1: [$(head -c 600 <<<"$2")] contains [$3]"; else pass "$1"; fi; }
 expect_match() { if grep -qE -- "$3" <<<"$2"; then pass "$1"; else fail "$1: [$(head -c 600 <<<"$2")] does not match /$3/"; fi; }
@@ -81,12 +82,6 @@ expect_mode() {
 # ---------------------------------------------------------------- processes and clean-up
 
 remember() { printf '%s\t%s\n' "$1" "$2" >>"$PIDFILE"; }
-# Only processes this suite started, and only while their command line is still the one started.
-ours() {
-  local c
-  c=$( { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null) || return 1
-  [[ "$c" == *"$2"* ]]
-}
 stop_pid() { # pid what [seconds]: TERM, wait, KILL; sets STOP_RC to its exit code when it was our child
   local pid=$1 what=$2 limit=${3:-30} i
   STOP_RC=""
@@ -141,19 +136,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free loopback port below the kernel's ephemeral range, never handed out twice.
-free_port() {
-  local p i low
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  [ "$low" -gt 12000 ] || low=32768
-  for i in $(seq 1 200); do
-    p=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      grep -qx "$p" "$WORK/ports" 2>/dev/null || { echo "$p" >>"$WORK/ports"; echo "$p"; return 0; }
-    fi
-  done
-  return 1
-}
 
 # http METHOD URL [curl args...]: sets CODE, BODY and HEADERS.
 http() {
@@ -163,7 +145,6 @@ http() {
   BODY=$(cat "$WORK/body" 2>/dev/null || true)
   HEADERS=$(cat "$WORK/headers" 2>/dev/null || true)
 }
-get() { http GET "$@"; }
 auth() { printf 'Authorization: Bearer %s' "$TOKEN"; }
 
 # setprop FILE KEY VALUE: sets KEY in a properties file: the active line, else the first
