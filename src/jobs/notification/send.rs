@@ -25,8 +25,9 @@ pub(super) enum Fate {
     NotHandled(Option<String>),
 }
 
-/// Fates of a sent batch whose record commit waits for the next operation (date id, fates).
-pub(super) type Unrecorded = (i64, Vec<(i64, String, Fate)>);
+/// Fates of a sent batch whose record commit waits for the next operation: (letter id,
+/// MessageId, fate) per letter.
+pub(super) type Unrecorded = Vec<(i64, String, Fate)>;
 
 /// Letters one record commit counted.
 #[derive(Debug, Default, Clone, Copy)]
@@ -78,7 +79,7 @@ impl NotificationJob {
             let metrics = &self.metrics;
             let booking = async {
                 let recorded = match previous {
-                    Some((_, fates)) => record_fates(slice, metrics, fates, Vec::new()).await,
+                    Some(fates) => record_fates(slice, metrics, fates, Vec::new()).await,
                     None => (Tally::default(), Ok(())),
                 };
                 (recorded, Self::claim_rows(slice, date_id, after, limit).await)
@@ -95,7 +96,7 @@ impl NotificationJob {
             let recorded = record_fates(slice, &self.metrics, fates, give_back).await;
             self.count(recorded)?;
         } else {
-            self.unrecorded = Some((date_id, fates));
+            self.unrecorded = Some(fates);
             if !next.is_empty() {
                 self.next_batch = Some((date_id, next));
             }
@@ -107,7 +108,7 @@ impl NotificationJob {
     /// letters settled, and when the slice ends).
     pub(super) async fn record_unrecorded(&mut self, slice: &mut Slice) -> Result<(), JobError> {
         match self.unrecorded.take() {
-            Some((_, fates)) => {
+            Some(fates) => {
                 let recorded = record_fates(slice, &self.metrics, fates, Vec::new()).await;
                 self.count(recorded)
             }
