@@ -65,10 +65,11 @@ pub async fn scenario(backend: Backend) -> Option<(TestEnv, Vec<String>)> {
         .reject_cpr(REJECTED, &format!("Modtageren {REJECTED} kan ikke modtage post"));
 
     env.app.run_to_end(EMIGRATED_START).await;
-    env.app.run_to_end(DECEASED_START).await;
-    // One more slice: a new pass, paused after its first batch, so the resume point is a CPR
-    // (the fake's latency makes that batch outlast the 1 ms budget on any machine).
+    // The fake's latency makes every deceased batch outlast the 1 ms budget on any machine: one
+    // batch per slice, so the pass leaves more than 10 runs.
     env.pi.set_latency(std::time::Duration::from_millis(5));
+    env.app.run_to_end(DECEASED_START).await;
+    // One more slice: a new pass, paused after its first batch, so the resume point is a CPR.
     let paused = env.app.start(DECEASED_START).await;
     assert!(paused.contains(": Paused after "), "{paused}");
     let held = env.app.start(NOTIFICATION_START).await;
