@@ -146,7 +146,7 @@ pub fn is_conflict(e: &diesel::result::Error) -> bool {
 }
 
 /// Runs `f` again (up to `attempts` times in all) while it fails with a [`is_conflict`] error:
-/// for writes that two nodes may make at once (`ErrorEvent`, `JobRun` and its pruning).
+/// for writes that two nodes may make at once (`ErrorEvent`, `JobRun` and their pruning).
 pub fn retry_conflicts<T>(attempts: u32, mut f: impl FnMut() -> QueryResultOf<T>) -> QueryResultOf<T> {
     let mut left = attempts.max(1);
     let mut pause = std::time::Duration::from_millis(5);
@@ -161,6 +161,19 @@ pub fn retry_conflicts<T>(attempts: u32, mut f: impl FnMut() -> QueryResultOf<T>
             }
             other => return other,
         }
+    }
+}
+
+/// Runs a housekeeping delete that several nodes make at the same moment (each prunes the same
+/// old rows after its own insert): retried like [`retry_conflicts`], and a last conflict is no
+/// error, since the node that won was deleting those very rows; the next prune takes any left.
+pub fn prune_shared(what: &str, f: impl FnMut() -> QueryResultOf<usize>) -> QueryResultOf<usize> {
+    match retry_conflicts(3, f) {
+        Err(e) if is_conflict(&e) => {
+            log::info!("pruning {what} lost to another node's prune again; the next prune takes what is left");
+            Ok(0)
+        }
+        other => other,
     }
 }
 
@@ -285,5 +298,60 @@ impl Datasources {
             s.ping().await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::*;
+
+    fn conflict() -> Error {
+        Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("Deadlock found when trying to get lock; try restarting transaction".to_string()),
+        )
+    }
+
+    #[test]
+    fn a_conflict_is_tried_again_up_to_the_attempts_and_other_errors_are_not() {
+        let mut calls = 0;
+        let r: QueryResultOf<usize> = retry_conflicts(3, || {
+            calls += 1;
+            Err(conflict())
+        });
+        assert!(r.is_err_and(|e| is_conflict(&e)));
+        assert_eq!(calls, 3);
+        let mut calls = 0;
+        let r: QueryResultOf<usize> = retry_conflicts(3, || {
+            calls += 1;
+            if calls < 2 {
+                Err(conflict())
+            } else {
+                Ok(7)
+            }
+        });
+        assert_eq!((r.ok(), calls), (Some(7), 2));
+        let mut calls = 0;
+        let r: QueryResultOf<usize> = retry_conflicts(3, || {
+            calls += 1;
+            Err(Error::NotFound)
+        });
+        assert!(matches!(r, Err(Error::NotFound)));
+        assert_eq!(calls, 1, "only a conflict is retried");
+    }
+
+    #[test]
+    fn a_prune_that_keeps_losing_to_another_nodes_prune_is_no_error_but_other_failures_are() {
+        let mut calls = 0;
+        let r = prune_shared("JobRun", || {
+            calls += 1;
+            Err(conflict())
+        });
+        assert_eq!((r.ok(), calls), (Some(0), 3));
+        let r = prune_shared("JobRun", || Err(Error::NotFound));
+        assert!(matches!(r, Err(Error::NotFound)));
+        assert_eq!(prune_shared("JobRun", || Ok(300)).ok(), Some(300));
     }
 }

@@ -54,8 +54,8 @@ pub async fn record(
                 error_message: run.error.as_deref(),
                 figures,
             };
-            // Two nodes record runs of the same job at once: retry a Galera conflict.
-            Ok::<_, DbError>(crate::db::retry_conflicts(5, || job_run::insert(conn, &row))?)
+            // Two nodes may record runs of the same job at once: insert retries a Galera conflict.
+            Ok::<_, DbError>(job_run::insert(conn, &row)?)
         })
         .await;
     if let Err(e) = res {

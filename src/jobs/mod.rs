@@ -80,9 +80,7 @@ pub async fn record_error_event(
     let keep_after = at - chrono::Duration::days(ERROR_EVENT_RETENTION_DAYS);
     db.run(move |conn| {
         let times = (at, keep_after);
-        Ok::<_, DbError>(crate::db::retry_conflicts(5, || {
-            error_event::record(conn, service, times, &message)
-        })?)
+        Ok::<_, DbError>(error_event::record(conn, service, times, &message)?)
     })
     .await
 }

@@ -5,11 +5,14 @@ use diesel::prelude::*;
 
 use super::{stored, Service};
 use crate::db::schema::error_event::dsl as e;
-use crate::db::DbConn;
+use crate::db::{prune_shared, retry_conflicts, DbConn};
 
-/// Records one failure of `service` and deletes the events older than `keep_after`, in one
-/// transaction: when it loses to another node's write (Galera) nothing was written, so running it
-/// again cannot record the failure twice.
+/// Records one failure of `service`, then deletes the events older than `keep_after`.
+///
+/// Two statements, not one transaction: on Galera the nodes that fail at the same moment prune
+/// the same old events, and all but one lose certification. The event alone is a new key no other
+/// node writes, so it commits (a conflict means it did not, and it is tried again: never counted
+/// twice); a prune that keeps losing leaves the rest to the next one.
 pub fn record(
     conn: &mut DbConn,
     service: Service,
@@ -17,16 +20,17 @@ pub fn record(
     message: &str,
 ) -> QueryResult<()> {
     let message: String = message.chars().take(2000).collect();
-    conn.transaction(|conn| {
+    retry_conflicts(5, || {
         diesel::insert_into(e::error_event)
             .values((
                 e::service.eq(service.as_str()),
                 e::occurred_at.eq(stored(at)),
                 e::message.eq(&message),
             ))
-            .execute(conn)?;
-        prune(conn, keep_after).map(|_| ())
-    })
+            .execute(conn)
+    })?;
+    prune_shared("ErrorEvent", || prune(conn, keep_after))?;
+    Ok(())
 }
 
 /// Failures of `service` at or after `since`.

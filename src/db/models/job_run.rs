@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::{stored, Outcome};
 use crate::db::schema::job_run::dsl as r;
-use crate::db::DbConn;
+use crate::db::{prune_shared, retry_conflicts, DbConn};
 
 /// Rows kept per job.
 pub const KEEP_PER_JOB: i64 = 1000;
@@ -55,14 +55,19 @@ pub struct NewJobRun<'a> {
     pub figures: Option<String>,
 }
 
-/// Stores a run and prunes the job's history to the newest [`KEEP_PER_JOB`] rows, in one
-/// transaction: when it loses to another node's write (Galera) nothing was written, so running it
-/// again cannot record the run twice.
+/// Stores a run, then prunes the job's history to the newest [`KEEP_PER_JOB`] rows.
+///
+/// Two statements, not one transaction: on Galera every node that records a run of the job at
+/// the same moment prunes the same oldest rows, and all but one lose certification. The row
+/// alone is a new key no other node writes, so it commits (a conflict means it did not, and it is
+/// tried again: never recorded twice); a prune that keeps losing leaves the rest to the next one.
 pub fn insert(conn: &mut DbConn, run: &NewJobRun<'_>) -> QueryResult<()> {
-    conn.transaction(|conn| insert_and_prune(conn, run))
+    retry_conflicts(5, || insert_row(conn, run))?;
+    prune_shared("JobRun", || conn.transaction(|conn| prune(conn, run.job_name)))?;
+    Ok(())
 }
 
-fn insert_and_prune(conn: &mut DbConn, run: &NewJobRun<'_>) -> QueryResult<()> {
+fn insert_row(conn: &mut DbConn, run: &NewJobRun<'_>) -> QueryResult<usize> {
     let message = run.error_message.map(|m| m.chars().take(2000).collect::<String>());
     diesel::insert_into(r::job_run)
         .values((
@@ -75,13 +80,12 @@ fn insert_and_prune(conn: &mut DbConn, run: &NewJobRun<'_>) -> QueryResult<()> {
             r::error_message.eq(message),
             r::figures.eq(run.figures.as_deref()),
         ))
-        .execute(conn)?;
-    prune(conn, run.job_name)
+        .execute(conn)
 }
 
 /// Keeps the newest [`KEEP_PER_JOB`] rows of `job`, and always the rows the alarms read (the
 /// newest slice that ran, the newest that did work): a storm of Skipped rows must not erase them.
-fn prune(conn: &mut DbConn, job: &str) -> QueryResult<()> {
+fn prune(conn: &mut DbConn, job: &str) -> QueryResult<usize> {
     // Two statements: MariaDB refuses a DELETE whose subquery reads the same table.
     let oldest_kept: Option<i64> = r::job_run
         .filter(r::job_name.eq(job))
@@ -90,21 +94,19 @@ fn prune(conn: &mut DbConn, job: &str) -> QueryResult<()> {
         .offset(KEEP_PER_JOB - 1)
         .first(conn)
         .optional()?;
-    if let Some(id) = oldest_kept {
-        let keep: Vec<i64> = [latest_non_skipped(conn, job)?, last_work(conn, job)?]
-            .into_iter()
-            .flatten()
-            .map(|r| r.id)
-            .collect();
-        diesel::delete(
-            r::job_run
-                .filter(r::job_name.eq(job))
-                .filter(r::id.lt(id))
-                .filter(r::id.ne_all(keep)),
-        )
-        .execute(conn)?;
-    }
-    Ok(())
+    let Some(id) = oldest_kept else { return Ok(0) };
+    let keep: Vec<i64> = [latest_non_skipped(conn, job)?, last_work(conn, job)?]
+        .into_iter()
+        .flatten()
+        .map(|r| r.id)
+        .collect();
+    diesel::delete(
+        r::job_run
+            .filter(r::job_name.eq(job))
+            .filter(r::id.lt(id))
+            .filter(r::id.ne_all(keep)),
+    )
+    .execute(conn)
 }
 
 /// The newest slice of `job` that ran (not Skipped, not a preview): it drives "last run failed".
