@@ -34,3 +34,8 @@ impl LockRow {
 pub fn all(conn: &mut DbConn) -> QueryResult<Vec<LockRow>> {
     l::job_lock.order(l::job_name).select(LockRow::as_select()).load(conn)
 }
+
+/// Whether `job` has its lease row (the migrations seed the three jobs; others get one on first use).
+pub fn exists(conn: &mut DbConn, job: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(l::job_lock.filter(l::job_name.eq(job)))).get_result(conn)
+}

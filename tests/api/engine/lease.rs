@@ -232,3 +232,58 @@ async fn a_recreated_lock_row_takes_its_first_token_from_the_database_clock(back
     app.stop().await;
 }
 both_backends!(a_recreated_lock_row_takes_its_first_token_from_the_database_clock);
+
+/// Counts every write to the lease rows (`JobLock`, `JobState`) in `zz_writes`.
+fn watch_lease_writes(db: &crate::fixture::TestDb) {
+    db.execute("CREATE TABLE zz_writes (what VARCHAR(40) NOT NULL)");
+    for (table, event) in [
+        ("JobLock", "INSERT"),
+        ("JobLock", "UPDATE"),
+        ("JobState", "INSERT"),
+        ("JobState", "UPDATE"),
+    ] {
+        let name = format!("zz_{}_{}", table, event).to_lowercase();
+        let body = format!("INSERT INTO zz_writes (what) VALUES ('{table} {event}')");
+        db.execute(&match db.backend() {
+            Backend::Sqlite => format!("CREATE TRIGGER {name} BEFORE {event} ON {table} BEGIN {body}; END"),
+            Backend::Mysql => format!("CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW {body}"),
+        });
+    }
+}
+
+async fn a_call_that_finds_the_lease_held_writes_nothing(backend: Backend) {
+    let Some(db) = crate::fixture::test_db(backend) else {
+        return;
+    };
+    let app = node(&db, "node-a", "PT5S").await;
+    prepare(&db, 1, 1);
+    let pool = app.state.db().odr.clone();
+    let lease = Lease::acquire(&pool, JOB, "node-a", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("free");
+    watch_lease_writes(&db);
+    // Under a cron storm most calls are these: on Galera a write (even one that changes nothing)
+    // takes row locks a slice's commit and the appliers of other nodes' writes must wait for.
+    let other = Lease::acquire(&pool, JOB, "node-b", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(other.is_none(), "node-a holds it");
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) AS n FROM zz_writes"),
+        0,
+        "a Skipped call writes no lease row"
+    );
+    // The watch sees writes: the release and the next acquisition are two.
+    assert!(lease.release(&pool).await.unwrap());
+    let taken = Lease::acquire(&pool, JOB, "node-b", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(taken.is_some(), "free after the release");
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) AS n FROM zz_writes WHERE what = 'JobLock UPDATE'"),
+        2
+    );
+    app.stop().await;
+}
+both_backends!(a_call_that_finds_the_lease_held_writes_nothing);
