@@ -1128,9 +1128,9 @@ deletion.batchsize.emigrated=200"
     # Events that turned 30 days old since the last failure: the next failures prune them.
     q "insert into ErrorEvent (Service, OccurredAt, Message)
          select 'PersonInformation', NOW(6) - INTERVAL 40 DAY, 'old' from v2_person_simplified limit 10000"
-    curl -s --max-time 60 "$(node_url 1)${STARTS[0]}" >"$SDIR/deceased.$r" 2>/dev/null &
+    { curl -s --max-time 60 "$(node_url 1)${STARTS[0]}" >"$SDIR/deceased.$r" 2>/dev/null; echo $? >"$SDIR/deceased.$r.rc"; } &
     pa=$!
-    curl -s --max-time 60 "$(node_url 2)${STARTS[1]}" >"$SDIR/emigrated.$r" 2>/dev/null &
+    { curl -s --max-time 60 "$(node_url 2)${STARTS[1]}" >"$SDIR/emigrated.$r" 2>/dev/null; echo $? >"$SDIR/emigrated.$r.rc"; } &
     pb=$!
     wait "$pa" "$pb" || true
     for f in "$SDIR/deceased.$r" "$SDIR/emigrated.$r"; do
@@ -1142,7 +1142,7 @@ deletion.batchsize.emigrated=200"
         deadlocks=$((deadlocks + 1))
         [ "$deadlocks" -gt 3 ] || printf '          round %s: %s\n' "$r" "$(head -c 200 "$f")"
       else
-        fail "ErrorEvent round $r: unexpected answer: $(head -c 300 "$f")"
+        fail "ErrorEvent round $r: unexpected answer (curl exit $(cat "$f.rc")): $(head -c 300 "$f")"
       fi
     done
   done
@@ -1170,16 +1170,20 @@ deletion.batchsize.emigrated=200"
          from v2_person_simplified limit 300"
     local cpids=()
     for n in 1 2 3 1 2 3; do
-      curl -s --max-time 60 "$(node_url $n)${STARTS[1]}" >"$(mktemp "$SDIR/run.$r.XXXX")" 2>/dev/null &
+      f=$(mktemp "$SDIR/run.$r.XXXX")
+      { curl -s --max-time 60 -o "$f" -w '%{time_total} s' "$(node_url $n)${STARTS[1]}" >"$f.took" 2>/dev/null; echo $? >"$f.rc"; } &
       cpids+=($!)
     done
     wait "${cpids[@]}" || true
-    for f in "$SDIR"/run."$r".*; do
+    for f in "$SDIR"/run."$r".????; do
       calls=$((calls + 1))
       note_answer "$(cat "$f")" 0
       if grep -q 'kører allerede på en anden node\.' "$f"; then skipped=$((skipped + 1))
       elif grep -qE ': (Paused|Finished) after ' "$f"; then ran=$((ran + 1))
-      else other=$((other + 1)); fi
+      else
+        other=$((other + 1))
+        [ "$other" -gt 3 ] || printf '          round %s: unexpected answer (curl exit %s, after %s): %s\n' "$r" "$(cat "$f.rc")" "$(cat "$f.took" 2>/dev/null)" "$(head -c 300 "$f")"
+      fi
     done
     q "insert ignore into zz_calls select * from JobRun where JobName = '$EMIGRATED' and Node <> 'old:0' and JobRunPID > $ids0"
   done
@@ -1188,13 +1192,29 @@ deletion.batchsize.emigrated=200"
   expect_eq "JobRun: calls recorded twice (same node, StartedAt, EndedAt, Outcome)" \
     "$(q "select count(*) - count(distinct Node, StartedAt, EndedAt, Outcome) from zz_calls")" 0
   expect_eq "JobRun: the job's history is pruned to 1000 rows" "$(q "select count(*) from JobRun where JobName = '$EMIGRATED'")" 1000
-  figure "JobRun: $rounds rounds of 6 simultaneous calls (2 per node) of $EMIGRATED, each pruning 300 old rows: $ran slices, $skipped Skipped, $(($(count_log 'a write lost to another node') - retried0)) JobRun writes retried after a conflict"
+  figure "JobRun: $rounds rounds of 6 simultaneous calls (2 per node) of $EMIGRATED, each pruning 300 old rows: $ran slices, $skipped Skipped, $(($(count_log 'a write lost to another node') - retried0)) JobRun writes retried after a conflict, $(count_log 'could not be recorded in JobRun') runs not recorded"
   LOST=0
   FIG_LOAD="$rounds x 2 simultaneous failing slices, then $rounds x 6 simultaneous calls of one job, on 3 Galera nodes"
   FIG_FAULTS="PersonInformation 500; concurrent ErrorEvent and JobRun prunes"
 }
 
 # ---------------------------------------------------------------- runner
+
+# What a failed scenario leaves to read once CI has thrown the machine away: the service nodes'
+# last errors and warnings, and the Galera nodes' last warnings.
+forensics() {
+  local f
+  for f in "$1"/node*/console.log; do
+    [ -e "$f" ] || continue
+    echo "    last errors and warnings of ${f#"$WORK"/}:"
+    (grep -E ' (ERROR|WARN) ' "$f" || true) | tail -n 15 | cut -c1-300 | sed 's/^/      /'
+  done
+  for f in "${GALERA_DIR:-/var/tmp/odr-galera}"/node*/error.log; do
+    [ -e "$f" ] || continue
+    echo "    last warnings of Galera ${f#"${GALERA_DIR:-/var/tmp/odr-galera}"/}:"
+    (grep -E '\[(ERROR|Warning)\]' "$f" || true) | tail -n 10 | cut -c1-300 | sed 's/^/      /'
+  done
+}
 
 PASSED=0
 FAILED=0
@@ -1228,6 +1248,7 @@ run_scenario() {
   else
     FAILED=$((FAILED + 1))
     SUMMARY+=("FAIL $name ($((SECONDS - t0)) s): $figures")
+    forensics "$WORK/$name"
   fi
   TABLE+=("$(cat "$WORK/$name.row" 2>/dev/null || echo "$name | aborted | | | |")")
   printf '%s\n' "${SUMMARY[-1]}"
