@@ -35,17 +35,25 @@ fn lock_and_now(db: &crate::fixture::TestDb, job: &str) -> (Option<chrono::Naive
     (row.locked_until, row.now)
 }
 
-async fn a_heartbeat_that_lands_after_the_release_matches_nothing(backend: Backend) {
-    let Some(db) = crate::fixture::test_db(backend) else {
-        return;
-    };
-    let app = node(&db, "node-a", "PT5S").await;
-    prepare(&db, 1, 1);
+/// A node "node-a" of the test job (one unit to apply) that holds its lease.
+async fn node_a_holding_the_lease(
+    db: &crate::fixture::TestDb,
+) -> (crate::fixture::TestApp, odr_operations::db::Db, Lease) {
+    let app = node(db, "node-a", "PT5S").await;
+    prepare(db, 1, 1);
     let pool = app.state.db().odr.clone();
     let lease = Lease::acquire(&pool, JOB, "node-a", Duration::from_secs(60))
         .await
         .unwrap()
         .expect("free");
+    (app, pool, lease)
+}
+
+async fn a_heartbeat_that_lands_after_the_release_matches_nothing(backend: Backend) {
+    let Some(db) = crate::fixture::test_db(backend) else {
+        return;
+    };
+    let (app, pool, lease) = node_a_holding_the_lease(&db).await;
     assert!(lease.release(&pool).await.unwrap());
     // The heartbeat task was already in spawn_blocking when the slice ended: it lands now.
     assert!(
@@ -255,13 +263,7 @@ async fn a_call_that_finds_the_lease_held_writes_nothing(backend: Backend) {
     let Some(db) = crate::fixture::test_db(backend) else {
         return;
     };
-    let app = node(&db, "node-a", "PT5S").await;
-    prepare(&db, 1, 1);
-    let pool = app.state.db().odr.clone();
-    let lease = Lease::acquire(&pool, JOB, "node-a", Duration::from_secs(60))
-        .await
-        .unwrap()
-        .expect("free");
+    let (app, pool, lease) = node_a_holding_the_lease(&db).await;
     watch_lease_writes(&db);
     // Under a cron storm most calls are these: on Galera a write (even one that changes nothing)
     // takes row locks a slice's commit and the appliers of other nodes' writes must wait for.
