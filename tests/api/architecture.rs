@@ -1,6 +1,7 @@
 //! Imports point one way (docs/ARCHITECTURE.md): each module of the service may import only the
 //! modules listed for it, and none imports the simulator, the demo or the bench. Test modules
-//! (`#[cfg(test)]` and below) are not checked: they may use the fakes.
+//! (`#[cfg(test)]` and below) may import any module of the service, but not those three either:
+//! the clients are tested against the fakes from `tests/api/clients/`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -144,6 +145,28 @@ fn imports_point_one_way_and_nothing_of_the_service_imports_the_simulator_demo_o
         };
         for import in imports(&std::fs::read_to_string(file).unwrap()) {
             if import != module && !ok.contains(&import.as_str()) {
+                violations.push(format!("{}: {module} imports crate::{import}", file.display()));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "forbidden imports:\n{}", violations.join("\n"));
+}
+
+#[test]
+fn no_test_module_of_the_service_imports_the_simulator_demo_or_bench_either() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut violations = Vec::new();
+    for file in &files {
+        let module = module_of(&src, file);
+        if matches!(module.as_str(), "lib" | "main") || BESIDE.contains(&module.as_str()) {
+            continue;
+        }
+        // The whole file, its tests included.
+        let text = std::fs::read_to_string(file).unwrap().replace("#[cfg(test)]", "");
+        for import in imports(&text) {
+            if BESIDE.contains(&import.as_str()) {
                 violations.push(format!("{}: {module} imports crate::{import}", file.display()));
             }
         }

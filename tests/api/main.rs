@@ -7,6 +7,7 @@ mod architecture;
 mod audit;
 mod build_features;
 mod cleanup;
+mod clients;
 mod config;
 mod dashboard;
 mod demo;
