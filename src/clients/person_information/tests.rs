@@ -5,29 +5,9 @@ use super::*;
 
 const ALICE: &str = "0101001234";
 const BOB: &str = "0202025678";
-const CAROL: &str = "0303039012";
 
 fn cpr(s: &str) -> Cpr {
     Cpr::parse(s).unwrap()
-}
-
-/// Asserts the Display text names no CPR number and ends without a period.
-fn assert_clean(e: &PersonInfoError) {
-    let text = e.to_string();
-    for c in [ALICE, BOB, CAROL] {
-        assert!(!text.contains(c), "CPR in {text}");
-    }
-    let longest_digit_run = text
-        .split(|c: char| !c.is_ascii_digit())
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
-    assert!(longest_digit_run < 10, "digits in {text}");
-    assert!(
-        text.starts_with("Data for CPR-nummeret kunne ikke findes, fordi "),
-        "{text}"
-    );
-    assert!(!text.ends_with('.'), "{text}");
 }
 
 #[test]
@@ -103,20 +83,10 @@ fn answer_naming_an_invalid_cpr_a_cpr_not_asked_or_a_bad_date_is_bad_body() {
         // Not even the cause (which goes to the log) may name a CPR number.
         let debug = format!("{err:?}");
         assert!(!debug.contains(ALICE) && !debug.contains(BOB), "{debug}");
-        assert_clean(&err);
-    }
-}
-
-#[test]
-fn no_error_text_contains_cpr_digits() {
-    let errors = [
-        PersonInfoError::UnexpectedStatus(500),
-        PersonInfoError::Timeout,
-        PersonInfoError::Unreachable(format!("connection refused while asking {ALICE}")),
-        PersonInfoError::BadBody(format!("bad {ALICE}")),
-        PersonInfoError::Client(format!("bad {ALICE}")),
-    ];
-    for e in &errors {
-        assert_clean(e);
+        // The Display text is the one fixed sentence (tests/api/clients checks it names no CPR).
+        assert_eq!(
+            err.to_string(),
+            "Data for CPR-nummeret kunne ikke findes, fordi svaret fra PersonInformation-servicen ikke kunne læses"
+        );
     }
 }

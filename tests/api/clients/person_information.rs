@@ -258,3 +258,17 @@ async fn max_total_connections_caps_requests_in_flight() {
     assert!(stats.max_in_flight <= 3, "{stats:?}");
     fake.stop().await;
 }
+
+#[test]
+fn no_error_text_contains_cpr_digits() {
+    let errors = [
+        PersonInfoError::UnexpectedStatus(500),
+        PersonInfoError::Timeout,
+        PersonInfoError::Unreachable(format!("connection refused while asking {ALICE}")),
+        PersonInfoError::BadBody(format!("bad {ALICE}")),
+        PersonInfoError::Client(format!("bad {ALICE}")),
+    ];
+    for e in &errors {
+        assert_clean(e);
+    }
+}
